@@ -1,1 +1,14 @@
-export {};
+// @splitlora/model: GPT-2 in tfjs ops, LoRA, the split into client and server parts, loss,
+// AdamW and checkpoints. Backend-free: the apps choose the tfjs backend (@splitlora/backend).
+export * from './config';
+export * from './tensor-record';
+export * from './gpt2';
+export * from './lora';
+export * from './loss';
+export * from './adamw';
+export * from './split';
+export * from './checkpoint/lora-types';
+export * from './checkpoint/safetensors';
+export * from './checkpoint/hf-gpt2';
+export * from './checkpoint/init';
+export * from './checkpoint/errors';

@@ -1,0 +1,95 @@
+// LoRA as SplitLoRA uses it: delta = dropout(x) @ A @ B · alpha/r on selected Conv1D modules.
+// Internal layout: A [d_in, r], B [r, d_out], keys "h.{i}.{target}.lora_A" / ".lora_B".
+// q/k/v adapters act on d-wide slices of the fused c_attn output; "c_attn" adapts all of it.
+import * as tf from '@tensorflow/tfjs';
+import type { GPT2Config } from './config';
+import { loraDims, loraKey, type LoraConfig, type LoraTarget } from './checkpoint/lora-types';
+import { hashString, sfc32 } from './checkpoint/prng';
+import type { TensorRecord } from './tensor-record';
+
+export { loraKey, type LoraConfig, type LoraTarget };
+
+export const DEFAULT_LORA: LoraConfig = { r: 4, alpha: 32, dropout: 0.1, targets: ['q', 'v'] };
+
+/** Adapter tensors (tf.Variables when training, plain tensors inside tf.grads) plus their config. */
+export interface Lora {
+  cfg: LoraConfig;
+  params: Record<string, tf.Tensor>;
+}
+
+/** Dropout on the LoRA input while training. The seed makes masks reproducible, so a client can
+ * recompute its forward pass for backward with the same masks. */
+export interface LoraDropout {
+  p: number;
+  seed: number;
+}
+
+/** Expected adapter tensor shapes for blocks [from, to). */
+export function loraShapes(cfg: GPT2Config, lora: LoraConfig, from: number, to: number): Record<string, number[]> {
+  const shapes: Record<string, number[]> = {};
+  for (let i = from; i < to; i++) {
+    for (const t of lora.targets) {
+      const [din, dout] = loraDims(t, cfg.nEmbd);
+      shapes[loraKey(i, t, 'A')] = [din, lora.r];
+      shapes[loraKey(i, t, 'B')] = [lora.r, dout];
+    }
+  }
+  return shapes;
+}
+
+/** A kaiming-uniform (bound 1/√d_in, as PEFT's init reduces to), B zero: the adapter starts as a no-op. */
+export function initLora(cfg: GPT2Config, lora: LoraConfig, from: number, to: number, seed: number): TensorRecord {
+  const out: TensorRecord = {};
+  for (const [name, shape] of Object.entries(loraShapes(cfg, lora, from, to))) {
+    // One stream per tensor: a client's blocks get the same init as the same blocks of the whole model.
+    const rand = sfc32(hashString(`lora:${seed}:${name}`));
+    const data = new Float32Array(shape[0] * shape[1]);
+    if (name.endsWith('A')) {
+      const bound = 1 / Math.sqrt(shape[0]);
+      for (let j = 0; j < data.length; j++) data[j] = (2 * (rand() / 4294967296) - 1) * bound;
+    }
+    out[name] = { shape, data };
+  }
+  return out;
+}
+
+// Deterministic per-site seeds: the same (step seed, block, site) always gives the same mask.
+function siteSeed(seed: number, block: number, site: string): number {
+  let h = (seed ^ 0x9e3779b9) + block * 0x85ebca6b;
+  for (let j = 0; j < site.length; j++) h = Math.imul(h ^ site.charCodeAt(j), 0x01000193);
+  return (h >>> 0) % 2147483647;
+}
+
+function dropoutMask(x: tf.Tensor2D, d: LoraDropout, block: number, site: string): tf.Tensor2D {
+  const u = tf.randomUniform(x.shape, 0, 1, 'float32', siteSeed(d.seed, block, site));
+  return tf.div(tf.cast(tf.greaterEqual(u, d.p), 'float32'), 1 - d.p) as tf.Tensor2D;
+}
+
+/** The adapter's contribution for `target` in block i, or null if it has none. x is [N, d_in]. */
+export function loraDelta(lora: Lora, block: number, target: LoraTarget, x: tf.Tensor2D, dropout: LoraDropout | null | undefined, site: string): tf.Tensor2D | null {
+  const A = lora.params[loraKey(block, target, 'A')];
+  if (!A) return null;
+  const B = lora.params[loraKey(block, target, 'B')];
+  const input = dropout && dropout.p > 0 ? tf.mul(x, dropoutMask(x, dropout, block, site)) : x;
+  return tf.mul(tf.matMul(tf.matMul(input as tf.Tensor2D, A as tf.Tensor2D), B as tf.Tensor2D), lora.cfg.alpha / lora.cfg.r) as tf.Tensor2D;
+}
+
+/** Folds the adapter into a copy of the base weights: W' = W + A·B·alpha/r (used to check outputs). */
+export function mergeLora(cfg: GPT2Config, weights: Record<string, tf.Tensor>, lora: Lora): Record<string, tf.Tensor> {
+  const out = { ...weights };
+  const d = cfg.nEmbd;
+  const scale = lora.cfg.alpha / lora.cfg.r;
+  for (const name of Object.keys(lora.params)) {
+    const m = /^h\.(\d+)\.(.+)\.lora_A$/.exec(name);
+    if (!m) continue;
+    const i = Number(m[1]);
+    const target = m[2] as LoraTarget;
+    const delta = tf.mul(tf.matMul(lora.params[name] as tf.Tensor2D, lora.params[loraKey(i, target, 'B')] as tf.Tensor2D), scale);
+    const slice = { q: 0, k: 1, v: 2 }[target as 'q' | 'k' | 'v'];
+    const module = slice === undefined ? (target === 'c_attn' ? 'attn.c_attn' : target) : 'attn.c_attn';
+    const key = `h.${i}.${module}.weight`;
+    const padded = slice === undefined ? delta : tf.pad(delta, [[0, 0], [slice * d, (2 - slice) * d]]);
+    out[key] = tf.add(out[key], padded);
+  }
+  return out;
+}
