@@ -12,3 +12,4 @@ export * from './checkpoint/safetensors';
 export * from './checkpoint/hf-gpt2';
 export * from './checkpoint/init';
 export * from './checkpoint/errors';
+export * from './decode';

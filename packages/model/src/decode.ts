@@ -1,0 +1,148 @@
+// Decoding with a KV cache: greedy, and beam search with SplitLoRA/LoRA's evaluation settings
+// (microsoft/LoRA gpt2_beam.py): beams 10, length penalty 0.8, no-repeat 4-grams over the generated
+// tokens, at most 64 new tokens, stop on 50256 or 628 ("\n\n"). A finished hypothesis scores
+// Σ log p / (generated length)^lengthPenalty; the best finished one wins.
+import * as tf from '@tensorflow/tfjs';
+import type { LayerCache } from './gpt2';
+import type { FullModel } from './split';
+
+export interface DecodeOptions {
+  maxNewTokens?: number;
+  stopTokens?: number[];
+  /** Off only for testing that the cache changes nothing. */
+  useCache?: boolean;
+}
+
+export interface BeamOptions extends DecodeOptions {
+  beams?: number;
+  lengthPenalty?: number;
+  noRepeatNgram?: number;
+}
+
+export const E2E_BEAM: Required<Omit<BeamOptions, 'useCache'>> = { beams: 10, lengthPenalty: 0.8, noRepeatNgram: 4, maxNewTokens: 64, stopTokens: [50256, 628] };
+
+/** Log-probabilities of the next token for each row, [rows][V], from the last position. */
+async function nextLogProbs(model: FullModel, seqs: number[][], cache: LayerCache[] | null, pastLen: number): Promise<Float32Array[]> {
+  const rows = seqs.length;
+  const fresh = cache ? seqs.map((s) => s.slice(pastLen)) : seqs;
+  const T = fresh[0].length;
+  const ids = Int32Array.from(fresh.flat());
+  const lp = tf.tidy(() => {
+    const logits = model.logits(ids, rows, T, cache ?? undefined, cache ? pastLen : 0); // [rows·T, V]
+    const last = tf.gather(logits, tf.range(T - 1, rows * T, T, 'int32'));
+    return tf.logSoftmax(last);
+  });
+  const data = (await lp.data()) as Float32Array;
+  lp.dispose();
+  const V = data.length / rows;
+  return Array.from({ length: rows }, (_, r) => data.subarray(r * V, (r + 1) * V));
+}
+
+function disposeCache(cache: LayerCache[] | null): void {
+  if (cache) for (const c of cache) tf.dispose([c.k, c.v]);
+}
+
+/** Keeps cache rows `rows` (beam reordering): [B, H, P, hd] gathered on axis 0. */
+function reorderCache(cache: LayerCache[], rows: number[]): void {
+  const idx = tf.tensor1d(rows, 'int32');
+  for (const c of cache) {
+    const k = tf.gather(c.k, idx);
+    const v = tf.gather(c.v, idx);
+    tf.dispose([c.k, c.v]);
+    c.k = k as tf.Tensor4D;
+    c.v = v as tf.Tensor4D;
+  }
+  idx.dispose();
+}
+
+/** Greedy decoding. Returns the new tokens, including a stop token if one was produced. */
+export async function greedyDecode(model: FullModel, prompt: number[], opts: DecodeOptions = {}): Promise<number[]> {
+  const { maxNewTokens = 64, stopTokens = [50256], useCache = true } = opts;
+  const seq = [...prompt];
+  const cache = useCache ? model.emptyCache(1) : null;
+  let past = 0;
+  try {
+    for (let n = 0; n < maxNewTokens && seq.length < model.config.nPositions; n++) {
+      const [lp] = await nextLogProbs(model, [seq], cache, past);
+      past = seq.length;
+      let best = 0;
+      for (let v = 1; v < lp.length; v++) if (lp[v] > lp[best]) best = v;
+      seq.push(best);
+      if (stopTokens.includes(best)) break;
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  return seq.slice(prompt.length);
+}
+
+/** Tokens that would repeat an n-gram already present in `gen`. */
+function bannedTokens(gen: number[], n: number): Set<number> {
+  const banned = new Set<number>();
+  if (n <= 0 || gen.length < n - 1) return banned;
+  const prefix = gen.slice(gen.length - (n - 1)).join(',');
+  for (let i = 0; i + n <= gen.length; i++) {
+    if (gen.slice(i, i + n - 1).join(',') === prefix) banned.add(gen[i + n - 1]);
+  }
+  return banned;
+}
+
+/** Indices of the k largest finite entries of `lp`, skipping `banned`. */
+function topK(lp: Float32Array, k: number, banned: Set<number>): number[] {
+  const top: number[] = [];
+  for (let v = 0; v < lp.length; v++) {
+    if (banned.has(v) || !(lp[v] > -Infinity)) continue;
+    if (top.length === k) {
+      if (lp[v] <= lp[top[k - 1]]) continue;
+      top.pop();
+    }
+    let j = top.length;
+    while (j > 0 && lp[top[j - 1]] < lp[v]) j--;
+    top.splice(j, 0, v);
+  }
+  return top;
+}
+
+/** Beam search; returns the new tokens of the best hypothesis (stop token included if reached). */
+export async function beamSearch(model: FullModel, prompt: number[], opts: BeamOptions = {}): Promise<number[]> {
+  const o = { ...E2E_BEAM, useCache: true, ...opts };
+  let beams: { gen: number[]; score: number }[] = [{ gen: [], score: 0 }];
+  let best: { gen: number[]; score: number } | null = null;
+  const cache = o.useCache ? model.emptyCache(1) : null;
+  let past = 0;
+  try {
+    for (let step = 0; step < o.maxNewTokens && beams.length > 0 && prompt.length + step < model.config.nPositions; step++) {
+      const seqs = beams.map((b) => [...prompt, ...b.gen]);
+      const lps = await nextLogProbs(model, seqs, cache, past);
+      past = seqs[0].length;
+      const cands: { from: number; token: number; score: number }[] = [];
+      lps.forEach((lp, b) => {
+        // Only a beam's own top-k tokens can make the global top-k.
+        for (const v of topK(lp, o.beams, bannedTokens(beams[b].gen, o.noRepeatNgram))) cands.push({ from: b, token: v, score: beams[b].score + lp[v] });
+      });
+      cands.sort((a, b) => b.score - a.score);
+      const next: typeof beams = [];
+      const rows: number[] = [];
+      for (const c of cands.slice(0, o.beams)) {
+        const gen = [...beams[c.from].gen, c.token];
+        if (o.stopTokens.includes(c.token)) {
+          const norm = c.score / gen.length ** o.lengthPenalty;
+          if (!best || norm > best.score) best = { gen, score: norm };
+        } else {
+          next.push({ gen, score: c.score });
+          rows.push(c.from);
+        }
+      }
+      beams = next;
+      if (cache && rows.length > 0) reorderCache(cache, rows);
+    }
+  } finally {
+    disposeCache(cache);
+  }
+  // No hypothesis finished: take the best unfinished one, scored the same way.
+  for (const b of beams) {
+    const norm = b.score / b.gen.length ** o.lengthPenalty;
+    if (!best || norm > best.score) best = { gen: b.gen, score: norm };
+  }
+  return best ? best.gen : [];
+}
