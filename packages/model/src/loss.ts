@@ -24,7 +24,7 @@ function targetNll(logp: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
  * Weighted, smoothed cross-entropy of logits [N, V] against targets [N] (int32), rows weighted
  * by w [N]. Returns a scalar whose gradient w.r.t. logits is (softmax − (1−ε)·onehot − ε/V)·w.
  */
-export function smoothedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, w: tf.Tensor1D, smoothing: number): tf.Scalar {
+export function smoothedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, w: tf.Tensor1D, smoothing: number, rowSink?: (weightedRows: tf.Tensor1D) => void): tf.Scalar {
   const eps = smoothing;
   const V = logits.shape[1];
   const f = tf.customGrad((x, save) => {
@@ -34,7 +34,10 @@ export function smoothedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, 
     const nll = targetNll(logp, targets);
     const smooth = tf.neg(tf.mean(logp, -1));
     const rowLoss = tf.add(tf.mul(1 - eps, nll), tf.mul(eps, smooth));
-    const value = tf.sum(tf.mul(rowLoss, w)) as tf.Scalar;
+    const weighted = tf.mul(rowLoss, w) as tf.Tensor1D;
+    // Callers that batch several clients read each one's share of the loss from here.
+    if (rowSink) rowSink(tf.keep(weighted.clone()));
+    const value = tf.sum(weighted) as tf.Scalar;
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const p = tf.exp(saved[0]);
       const hot = tf.oneHot(targets, V, 1 - eps, 0);

@@ -62,7 +62,7 @@ describe('split model equals the whole model', () => {
         expect(want.some((x) => x !== 0), name).toBe(true);
         expect(relErr((await splitGrads[name].data()) as Float32Array, want), name).toBeLessThan(1e-4);
       }
-      tf.dispose([acts, s.loss, s.gradActs, ref.loss, ...Object.values(ref.grads), ...Object.values(splitGrads)]);
+      tf.dispose([acts, s.loss, s.rowLoss, s.gradActs, ref.loss, ...Object.values(ref.grads), ...Object.values(splitGrads)]);
       full.dispose(); client.dispose(); server.dispose();
       expect(tf.memory().numTensors).toBe(before);
     });

@@ -162,35 +162,42 @@ export class ServerModel extends SubModel {
     super(config, weights, { from: cut, to: config.nLayer, embeds: false, head: true }, opts.lora, opts);
   }
 
-  private objective(B: number, T: number, targets: tf.Tensor1D, w: tf.Tensor1D, smoothing: number, dropout: LoraDropout | null) {
+  private objective(B: number, T: number, targets: tf.Tensor1D, w: tf.Tensor1D, smoothing: number, dropout: LoraDropout | null, rowSink: (t: tf.Tensor1D) => void) {
     return (lora: Lora, acts: tf.Tensor) => {
       const h = this.hidden(tf.reshape(acts, [B * T, this.config.nEmbd]), B, T, lora, dropout);
-      return smoothedCrossEntropy(lmHead(this.config, this.weights, h), targets, w, smoothing);
+      return smoothedCrossEntropy(lmHead(this.config, this.weights, h), targets, w, smoothing, rowSink);
     };
   }
 
   /**
    * Loss, ∂loss/∂acts and adapter gradients for activations [B, T, d]. Rows are weighted by
-   * `rowWeights` (mask/Σmask for a single batch; see maskWeights).
+   * `rowWeights` (mask/Σmask for a single batch; see maskWeights). `rowLoss` [B·T] holds each
+   * row's weighted contribution to the loss.
    */
-  grads(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: { smoothing: number; dropoutSeed: number | null }): { loss: tf.Scalar; gradActs: tf.Tensor3D; grads: Record<string, tf.Tensor> } {
+  grads(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: { smoothing: number; dropoutSeed: number | null }): { loss: tf.Scalar; rowLoss: tf.Tensor1D; gradActs: tf.Tensor3D; grads: Record<string, tf.Tensor> } {
     const [B, T] = acts.shape;
-    return tf.tidy(() => {
+    let rowLoss: tf.Tensor1D | null = null;
+    const out = tf.tidy(() => {
       const t = tf.tensor1d(targets, 'int32');
       const w = tf.tensor1d(rowWeights);
-      const { value, grads, inputGrad } = this.gradsOf(this.objective(B, T, t, w, opts.smoothing, this.dropout(opts.dropoutSeed)), acts);
+      const sink = (r: tf.Tensor1D) => { rowLoss = r; };
+      const { value, grads, inputGrad } = this.gradsOf(this.objective(B, T, t, w, opts.smoothing, this.dropout(opts.dropoutSeed), sink), acts);
       return { loss: value as tf.Scalar, gradActs: inputGrad as tf.Tensor3D, grads };
     });
+    return { ...out, rowLoss: rowLoss! };
   }
 
-  /** Forward, backward and an optimiser step on the server adapter; returns the loss and ∂loss/∂acts [B, T, d]. */
-  async step(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: { smoothing: number; dropoutSeed: number | null }): Promise<StepResult & { gradActs: tf.Tensor3D }> {
-    const { loss, gradActs, grads } = this.grads(acts, targets, rowWeights, opts);
+  /**
+   * Forward, backward and an optimiser step on the server adapter. Returns the loss, each row's
+   * weighted share of it [B·T], and ∂loss/∂acts [B, T, d].
+   */
+  async step(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: { smoothing: number; dropoutSeed: number | null }): Promise<StepResult & { rowLoss: Float32Array; gradActs: tf.Tensor3D }> {
+    const { loss, rowLoss, gradActs, grads } = this.grads(acts, targets, rowWeights, opts);
     this.optimizer.apply(this.vars, grads);
     tf.dispose(Object.values(grads));
-    const value = (await loss.data())[0];
-    loss.dispose();
-    return { loss: value, gradActs };
+    const [value, rows] = await Promise.all([loss.data(), rowLoss.data()]);
+    tf.dispose([loss, rowLoss]);
+    return { loss: value[0], rowLoss: rows as Float32Array, gradActs };
   }
 
   /** Σ NLL and token count (no smoothing) over the masked positions: for held-out loss. */

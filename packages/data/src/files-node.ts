@@ -1,0 +1,35 @@
+// Node-only: reads a data file from disk. Kept out of index.ts so the browser bundle never
+// pulls in node:fs. Import it as '@splitlora/data/node' (or the src/files-node path).
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { ParseOptions, ParseResult } from './examples';
+import { parseDataFile, type DataFormat } from './loaders';
+
+export class DataFileError extends Error {
+  constructor(
+    readonly code: 'DATA_FILE_NOT_FOUND' | 'DATA_FILE_UNREADABLE',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DataFileError';
+  }
+}
+
+/** Reads and parses one data file; bad lines throw DataFormatError naming path:line. */
+export async function readDataFile(
+  path: string,
+  format: DataFormat | 'auto' = 'auto',
+  opts: ParseOptions = {},
+): Promise<ParseResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') {
+      throw new DataFileError('DATA_FILE_NOT_FOUND', `data file not found: ${path} (looked at ${resolve(path)}; check the path)`);
+    }
+    throw new DataFileError('DATA_FILE_UNREADABLE', `cannot read data file ${path}: ${err.message}`);
+  }
+  return parseDataFile(text, path, format, opts);
+}
