@@ -1,1 +1,33 @@
-export {};
+// @splitlora/protocol: what travels between the server and browser clients, and how it is
+// checked. Pure TypeScript, runs in browsers and Node.
+export { ERROR_CODES, ERROR_CODE_LIST, ProtocolError, isProtocolError, type ErrorCode } from './errors';
+export { msgpackParser, Encoder, Decoder, PacketType, protocol, checkPacket, type Packet } from './parser';
+export {
+  WIRE_FORMATS,
+  encodeTensor,
+  decodeTensor,
+  checkWireTensor,
+  assertFinite,
+  assertWireFinite,
+  wireBytes,
+  numel,
+  f32ToF16,
+  f16ToF32,
+  f32ToF16Bits,
+  f16BitsToNumber,
+  quantizeInt8,
+  dequantizeInt8,
+  type WireFormat,
+  type WireTensor,
+  type HostTensor,
+  type TensorRecord,
+} from './wire';
+export * from './messages';
+export { checkActivations, checkAdapter, type ActivationLimits, type AdapterLimits } from './checks';
+export {
+  maxMessageBytes,
+  activationBytes,
+  MESSAGE_OVERHEAD_BYTES,
+  DEFAULT_SIZE_MARGIN,
+  type MessageSizeInput,
+} from './limits';

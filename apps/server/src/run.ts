@@ -1,0 +1,322 @@
+// One training run: SplitLoRA steps through the ServerEngine, rounds through the federation
+// package's RoundTracker/StepDeadline, and FedAvg of the clients' adapters every `interval` local
+// steps. Transport-free: the socket layer validates messages and calls in here; the run answers
+// through each client's `send`. Failures (disconnects, deadlines) are ordinary events.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { FedAvgStrategy, RoundTracker, StepDeadline, type RoundOutcome } from '@splitlora/federation';
+import { initLora, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
+import {
+  PROTOCOL_VERSION, ProtocolError, checkActivations, checkAdapter, decodeTensor, encodeTensor,
+  type ActivationsMessage, type AdapterMessage, type HelloMessage, type RunConfig, type RunStateName,
+  type ServerMessageName, type Message,
+} from '@splitlora/protocol';
+import type { ServerEngine } from './engine';
+import type { RunSettings } from './settings';
+
+export type Send = <N extends ServerMessageName>(name: N, msg: Message<N>) => void;
+
+export interface ClientRecord {
+  id: string;
+  resumeToken: string;
+  backend: string;
+  userAgent: string;
+  examples: number;
+  connected: boolean;
+  send: Send;
+  /** Local steps in the current round. */
+  stepsInRound: number;
+  steps: number;
+  tokens: number;
+  bytesUp: number;
+  bytesDown: number;
+  lastLoss: number | null;
+  lastSeen: number;
+  inFlight: boolean;
+  /** Rounds this client was dropped from (it waits for the next aggregate). */
+  excludedRound: number | null;
+}
+
+export interface RunMetric {
+  kind: 'step' | 'round' | 'client' | 'state';
+  at: number;
+  [k: string]: unknown;
+}
+
+export interface RunOptions {
+  id?: string;
+  settings: RunSettings;
+  modelId: string;
+  config: GPT2Config;
+  cut: number;
+  engine: ServerEngine;
+  now?: () => number;
+  /** Largest L2 norm accepted for one adapter tensor. */
+  maxAdapterNorm?: number;
+}
+
+export class Run extends EventEmitter {
+  readonly id: string;
+  readonly settings: RunSettings;
+  state: RunStateName | 'paused' = 'waiting';
+  round = 0;
+  globalStep = 0;
+  readonly clients = new Map<string, ClientRecord>();
+  /** The current federated average of the client adapters (starts as the shared init). */
+  average: TensorRecord;
+  readonly lora: LoraConfig;
+  private readonly tracker: RoundTracker;
+  private readonly deadlines: StepDeadline;
+  private readonly strategy = new FedAvgStrategy();
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(readonly opts: RunOptions) {
+    super();
+    this.id = opts.id ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    this.settings = opts.settings;
+    this.now = opts.now ?? Date.now;
+    const s = this.settings;
+    this.lora = { r: s.lora.r, alpha: s.lora.alpha, dropout: s.lora.dropout, targets: s.lora.targets as LoraConfig['targets'] };
+    this.average = initLora(opts.config, this.lora, 0, opts.cut, s.seed);
+    this.tracker = new RoundTracker({ now: this.now, uploadTimeoutMs: s.stepDeadlineMs });
+    this.deadlines = new StepDeadline({ now: this.now, timeoutMs: s.stepDeadlineMs });
+  }
+
+  /** What a client needs to train. */
+  clientConfig(): RunConfig {
+    const s = this.settings;
+    return {
+      modelId: this.opts.modelId,
+      dModel: this.opts.config.nEmbd,
+      cut: this.opts.cut,
+      lora: { ...this.lora, targets: [...this.lora.targets] },
+      batch: s.batch,
+      seqLen: s.seqLen,
+      interval: s.interval,
+      wire: { acts: s.wire, grad: s.wire },
+      lr: s.clientLr,
+      seed: s.seed,
+    };
+  }
+
+  adapterShapes(): Record<string, number[]> {
+    return Object.fromEntries(Object.entries(this.average).map(([k, t]) => [k, t.shape]));
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+
+  /** Starts the tick timer; training begins once minClients are connected. */
+  start(): void {
+    this.timer ??= setInterval(() => this.tick(), 200);
+    this.maybeBegin();
+  }
+
+  pause(): void {
+    if (this.state === 'training' || this.state === 'aggregating') this.setState('paused');
+  }
+
+  resume(): void {
+    if (this.state === 'paused') {
+      this.setState('training');
+      for (const c of this.connected()) if (this.tracker.isExpected(c.id)) this.deadlines.arm(c.id);
+    }
+  }
+
+  stop(): void {
+    if (this.state === 'finished' || this.state === 'stopped') return;
+    this.tracker.abort('stopped');
+    this.setState('stopped');
+    this.close();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  get active(): boolean {
+    return this.state !== 'finished' && this.state !== 'stopped';
+  }
+
+  private setState(state: RunStateName | 'paused'): void {
+    this.state = state;
+    this.emit('metric', { kind: 'state', at: this.now(), state, round: this.round } satisfies RunMetric);
+    this.broadcastState();
+  }
+
+  broadcastState(): void {
+    for (const c of this.connected()) c.send('run-state', this.stateMessage());
+  }
+
+  stateMessage(): Message<'run-state'> {
+    // The wire protocol knows no "paused": to a volunteer a paused run is one that waits.
+    const state = this.state === 'paused' ? 'waiting' : this.state;
+    return { v: PROTOCOL_VERSION, runId: this.id, state, round: this.round, globalStep: this.globalStep, clients: this.connected().length };
+  }
+
+  connected(): ClientRecord[] {
+    return [...this.clients.values()].filter((c) => c.connected);
+  }
+
+  private maybeBegin(): void {
+    if (this.state !== 'waiting' || this.connected().length < this.settings.minClients) return;
+    this.openRound();
+    this.setState('training');
+  }
+
+  private openRound(): void {
+    const expected = this.connected().filter((c) => c.examples > 0).map((c) => c.id);
+    this.tracker.open(this.round, expected);
+    for (const c of this.clients.values()) {
+      c.stepsInRound = 0;
+      c.excludedRound = null;
+    }
+    for (const id of expected) this.deadlines.arm(id);
+  }
+
+  // ---- client events --------------------------------------------------------------------
+
+  /** A validated hello. Returns the client record (new or resumed) and sends `welcome`. */
+  hello(msg: HelloMessage, send: Send): ClientRecord {
+    let rec: ClientRecord | undefined;
+    let resumed = false;
+    if (msg.clientId !== undefined) {
+      const known = this.clients.get(msg.clientId);
+      if (!known || known.resumeToken !== msg.resumeToken) {
+        throw new ProtocolError('E_AUTH', 'this client id is unknown or the resume token does not match; connect without a clientId to join as a new client');
+      }
+      if (known.connected) throw new ProtocolError('E_AUTH', 'this client id is connected on another socket');
+      rec = known;
+      resumed = true;
+    }
+    if (!rec) {
+      const id = `c-${randomBytes(4).toString('hex')}`;
+      rec = {
+        id, resumeToken: randomBytes(16).toString('hex'), backend: msg.backend, userAgent: msg.userAgent, examples: msg.examples,
+        connected: true, send, stepsInRound: 0, steps: 0, tokens: 0, bytesUp: 0, bytesDown: 0, lastLoss: null,
+        lastSeen: this.now(), inFlight: false, excludedRound: null,
+      };
+      this.clients.set(id, rec);
+    }
+    Object.assign(rec, { connected: true, send, backend: msg.backend, userAgent: msg.userAgent, examples: msg.examples, lastSeen: this.now(), inFlight: false });
+    // A (re)joining client starts from the current average and takes part from the next round.
+    rec.stepsInRound = 0;
+    rec.excludedRound = this.tracker.isExpected(rec.id) ? rec.excludedRound : null;
+    send('welcome', {
+      v: PROTOCOL_VERSION, clientId: rec.id, resumeToken: rec.resumeToken, resumed, runId: this.id, round: this.round,
+      config: this.clientConfig(), adapter: { round: this.round, tensors: this.average },
+    });
+    send('run-state', this.stateMessage());
+    this.emit('metric', { kind: 'client', at: this.now(), event: resumed ? 'resumed' : 'joined', clientId: rec.id, backend: rec.backend } satisfies RunMetric);
+    this.maybeBegin();
+    return rec;
+  }
+
+  disconnect(rec: ClientRecord): void {
+    rec.connected = false;
+    this.deadlines.disarm(rec.id);
+    if (this.tracker.fail(rec.id, 'disconnect')) this.emit('metric', { kind: 'client', at: this.now(), event: 'dropped', clientId: rec.id, round: this.round, reason: 'disconnect' } satisfies RunMetric);
+    this.emit('metric', { kind: 'client', at: this.now(), event: 'left', clientId: rec.id } satisfies RunMetric);
+    this.tick();
+  }
+
+  /** One SplitLoRA step for this client: returns when the gradient has been sent. */
+  async activations(rec: ClientRecord, msg: ActivationsMessage, bytes: number): Promise<void> {
+    if (msg.runId !== this.id) throw new ProtocolError('E_ORDER', `activations for run ${msg.runId}, but the current run is ${this.id}`);
+    if (this.state !== 'training') throw new ProtocolError('E_ORDER', `the run is ${this.state}; wait for run-state "training"`);
+    if (msg.round !== this.round) throw new ProtocolError('E_ORDER', `activations for round ${msg.round}, but the current round is ${this.round}; wait for the aggregate`);
+    if (rec.excludedRound === this.round) throw new ProtocolError('E_ORDER', `this client was left out of round ${this.round}; wait for the aggregate`);
+    if (rec.inFlight) throw new ProtocolError('E_ORDER', 'the previous step is still being processed; wait for its gradient');
+    if (rec.stepsInRound >= this.settings.interval) throw new ProtocolError('E_ORDER', `all ${this.settings.interval} steps of round ${this.round} are done; upload the adapter and wait for the aggregate`);
+    const cfg = this.opts.config;
+    checkActivations(msg, { dModel: cfg.nEmbd, maxBatch: this.settings.batch, maxSeqLen: this.settings.seqLen, vocabSize: cfg.vocabSize });
+    const acts = decodeTensor(msg.acts);
+    const mask = msg.mask instanceof Float32Array ? msg.mask : Float32Array.from(msg.mask);
+
+    rec.inFlight = true;
+    this.deadlines.disarm(rec.id);
+    try {
+      const reply = await this.opts.engine.submit({ clientId: rec.id, acts, targets: msg.targets, mask });
+      if (!Number.isFinite(reply.loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
+      const grad = encodeTensor(reply.grad, this.settings.wire);
+      rec.stepsInRound += 1;
+      rec.steps += 1;
+      rec.tokens += msg.batch * msg.seqLen;
+      rec.bytesUp += bytes;
+      rec.lastLoss = reply.loss;
+      rec.lastSeen = this.now();
+      this.globalStep += 1;
+      const out = { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, grad, loss: reply.loss } as const;
+      rec.bytesDown += grad.data.byteLength + 64;
+      rec.send('gradient', out);
+      this.emit('metric', { kind: 'step', at: this.now(), clientId: rec.id, round: this.round, step: rec.steps, globalStep: this.globalStep, loss: reply.loss, tokens: msg.batch * msg.seqLen } satisfies RunMetric);
+      if (rec.connected && this.tracker.isExpected(rec.id)) {
+        this.deadlines.arm(rec.id);
+        if (rec.stepsInRound === this.settings.interval) {
+          rec.send('aggregate-request', { v: PROTOCOL_VERSION, runId: this.id, round: this.round, deadlineMs: this.settings.stepDeadlineMs });
+        }
+      }
+    } finally {
+      rec.inFlight = false;
+    }
+  }
+
+  adapter(rec: ClientRecord, msg: AdapterMessage, bytes: number): void {
+    if (msg.runId !== this.id) throw new ProtocolError('E_ORDER', `adapter for run ${msg.runId}, but the current run is ${this.id}`);
+    if (msg.round !== this.round) throw new ProtocolError('E_ORDER', `adapter for round ${msg.round}, but the current round is ${this.round}`);
+    if (rec.stepsInRound < this.settings.interval) throw new ProtocolError('E_ORDER', `adapter sent after ${rec.stepsInRound} of ${this.settings.interval} steps; wait for aggregate-request`);
+    checkAdapter(msg, this.adapterShapes(), { maxNorm: this.opts.maxAdapterNorm ?? 1e3, maxExamples: rec.examples });
+    const verdict = this.tracker.submit(rec.id, msg.round, { tensors: msg.tensors, examples: msg.examples });
+    if (!verdict.ok) throw new ProtocolError('E_ORDER', `adapter rejected: ${verdict.message}`);
+    rec.bytesUp += bytes;
+    this.deadlines.disarm(rec.id);
+    this.tick();
+  }
+
+  // ---- time -------------------------------------------------------------------------------
+
+  /** Drops overdue clients and closes the round when it is settled. Called on events and by a timer. */
+  tick(): void {
+    if (this.state === 'paused') return;
+    for (const id of this.deadlines.expired()) {
+      if (this.tracker.fail(id, 'deadline')) {
+        const rec = this.clients.get(id);
+        if (rec) {
+          rec.excludedRound = this.round;
+          rec.send('excluded', { v: PROTOCOL_VERSION, runId: this.id, round: this.round, reason: `no step for ${this.settings.stepDeadlineMs} ms (step deadline); you will receive the next aggregate` });
+        }
+        this.emit('metric', { kind: 'client', at: this.now(), event: 'dropped', clientId: id, round: this.round, reason: 'deadline' } satisfies RunMetric);
+      }
+    }
+    if (this.state !== 'training') return;
+    const outcome = this.tracker.tick();
+    if (outcome) this.finishRound(outcome);
+  }
+
+  private finishRound(outcome: RoundOutcome): void {
+    const agg = this.strategy.aggregate(outcome.round, outcome.results, outcome.failures);
+    if (agg.tensors) this.average = agg.tensors;
+    this.emit('metric', {
+      kind: 'round', at: this.now(), round: outcome.round, participants: agg.participants.length, failures: outcome.failures.map((f) => `${f.clientId}:${f.reason}`),
+      closedBy: outcome.closedBy, aggregated: agg.tensors !== null, reason: agg.reason,
+    } satisfies RunMetric);
+    this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants });
+    this.round += 1;
+    for (const c of this.connected()) {
+      c.send('aggregate', { v: PROTOCOL_VERSION, runId: this.id, round: outcome.round, tensors: this.average, participants: agg.participants.length });
+      c.bytesDown += Object.values(this.average).reduce((s, t) => s + t.data.byteLength, 0);
+    }
+    if (this.round >= this.settings.rounds) {
+      this.setState('finished');
+      this.close();
+      return;
+    }
+    if (this.connected().length < this.settings.minClients) {
+      this.setState('waiting'); // maybeBegin opens the next round when enough clients are back
+      return;
+    }
+    this.openRound();
+    this.broadcastState();
+  }
+}

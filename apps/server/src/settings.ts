@@ -1,0 +1,62 @@
+// Run settings: what an operator configures for one run. Architecture lives in the model's
+// config.json; everything here is training, federation and transport policy.
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const Positive = Type.Integer({ minimum: 1 });
+const Wire = Type.Union([Type.Literal('f32'), Type.Literal('f16'), Type.Literal('int8')]);
+const Target = Type.Union(['c_attn', 'q', 'k', 'v', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'].map((t) => Type.Literal(t)));
+
+export const RunSettingsSchema = Type.Object(
+  {
+    name: Type.String({ maxLength: 128, default: 'run' }),
+    /** Cut layer k; 0 means the default, a quarter of the blocks. */
+    cut: Type.Integer({ minimum: 0, default: 0 }),
+    lora: Type.Object(
+      {
+        r: Type.Integer({ minimum: 1, maximum: 256, default: 4 }),
+        alpha: Type.Number({ exclusiveMinimum: 0, default: 32 }),
+        dropout: Type.Number({ minimum: 0, exclusiveMaximum: 1, default: 0.1 }),
+        targets: Type.Array(Target, { minItems: 1, default: ['q', 'v'] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    clientLr: Type.Number({ exclusiveMinimum: 0, default: 2e-4 }),
+    serverLr: Type.Number({ exclusiveMinimum: 0, default: 2e-4 }),
+    /** Server warm-up steps, then linear decay to 0 over the run (SplitLoRA: 500). */
+    serverWarmup: Type.Integer({ minimum: 0, default: 500 }),
+    batch: Type.Integer({ minimum: 1, maximum: 512, default: 8 }),
+    /** Longest sequence a client may send (tokens per row). */
+    seqLen: Type.Integer({ minimum: 2, maximum: 8192, default: 128 }),
+    /** Local steps between aggregations (I). */
+    interval: Positive,
+    /** Aggregation rounds in the run; the run finishes after the last one. */
+    rounds: Positive,
+    minClients: Type.Integer({ minimum: 1, maximum: 10_000, default: 1 }),
+    /** A client with no step for this long is left out of the round and told so. */
+    stepDeadlineMs: Type.Integer({ minimum: 100, default: 60_000 }),
+    wire: Wire,
+    /** Merge concurrent clients' activations into one server step. */
+    batching: Type.Boolean({ default: true }),
+    labelSmoothing: Type.Number({ minimum: 0, maximum: 1, default: 0.1 }),
+    seed: Type.Integer({ default: 0 }),
+    /** Held-out data file for evaluation (a path on the server). */
+    evalData: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: false },
+);
+
+export type RunSettings = Static<typeof RunSettingsSchema>;
+
+export const DEFAULT_SETTINGS: Partial<RunSettings> = { interval: 10, rounds: 10, wire: 'f16' };
+
+/** Fills defaults and validates; throws an Error naming the first bad field. */
+export function parseSettings(input: unknown): RunSettings {
+  const merged = { ...DEFAULT_SETTINGS, ...(typeof input === 'object' && input ? input : {}) };
+  const withDefaults = Value.Default(RunSettingsSchema, Value.Clone(merged));
+  if (!Value.Check(RunSettingsSchema, withDefaults)) {
+    const e = Value.Errors(RunSettingsSchema, withDefaults).First();
+    throw new Error(`run settings${e?.path ?? ''}: ${e?.message ?? 'invalid'}`);
+  }
+  return withDefaults as RunSettings;
+}

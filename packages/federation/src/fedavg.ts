@@ -1,0 +1,81 @@
+// FedAvg arithmetic: the example-weighted mean of named tensor records. Pure, no I/O; inputs are
+// assumed validated (protocol's checkAdapter), so a mismatch here is a bug and throws.
+//
+//   avg[name][i] = Σ_k examples_k · tensors_k[name][i] / Σ_k examples_k
+//
+// Sums run in float64 (Float64Array accumulators) and the result is rounded once to float32,
+// so the outcome does not depend on client order beyond float64 rounding.
+
+/** Structurally the same as @splitlora/model's HostTensor / TensorRecord. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+export type TensorRecord = Record<string, HostTensor>;
+
+export interface WeightedUpdate {
+  tensors: TensorRecord;
+  /** Training examples behind this update: its weight. */
+  examples: number;
+}
+
+export class AggregationError extends Error {
+  override readonly name = 'AggregationError';
+}
+
+export function fedAvg(updates: readonly WeightedUpdate[]): TensorRecord {
+  if (updates.length === 0) throw new AggregationError('fedAvg: no updates to average; wait for at least one result');
+  let total = 0;
+  updates.forEach((u, k) => {
+    if (!Number.isFinite(u.examples) || u.examples < 0) {
+      throw new AggregationError(`fedAvg: client ${k} has example count ${u.examples}; it must be a finite number ≥ 0`);
+    }
+    total += u.examples;
+  });
+  if (total === 0) throw new AggregationError('fedAvg: the total example count is 0; at least one client must report examples > 0');
+
+  const names = Object.keys(updates[0].tensors).sort();
+  updates.forEach((u, k) => checkSameNames(names, u.tensors, k));
+
+  const out: TensorRecord = {};
+  for (const name of names) {
+    const shape = updates[0].tensors[name].shape;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const acc = new Float64Array(n);
+    updates.forEach((u, k) => {
+      const t = u.tensors[name];
+      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+        throw new AggregationError(
+          `fedAvg: tensor "${name}" of client ${k} has shape [${t.shape.join(', ')}], client 0 has [${shape.join(', ')}]`,
+        );
+      }
+      if (t.data.length !== n) {
+        throw new AggregationError(`fedAvg: tensor "${name}" of client ${k} has ${t.data.length} values, its shape needs ${n}`);
+      }
+      const w = u.examples;
+      if (w === 0) return;
+      for (let i = 0; i < n; i++) acc[i] += w * t.data[i];
+    });
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = acc[i] / total;
+    out[name] = { shape: [...shape], data };
+  }
+  return out;
+}
+
+function checkSameNames(names: readonly string[], tensors: TensorRecord, k: number): void {
+  const have = new Set(Object.keys(tensors));
+  const missing = names.filter((n) => !have.has(n));
+  const extra = [...have].filter((n) => !names.includes(n));
+  if (missing.length || extra.length) {
+    const parts = [missing.length ? `lacks ${quote(missing)}` : '', extra.length ? `has extra ${quote(extra)}` : ''];
+    throw new AggregationError(`fedAvg: client ${k} ${parts.filter(Boolean).join(' and ')} compared with client 0`);
+  }
+}
+
+function quote(names: string[]): string {
+  return names
+    .slice(0, 5)
+    .map((n) => `"${n}"`)
+    .join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
+}
