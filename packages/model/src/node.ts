@@ -1,3 +1,2 @@
 // Node-only entry of @splitlora/model: checkpoint and adapter files on disk, and the hub cache.
-export * from './checkpoint/hf-gpt2-node';
-export * from './checkpoint/peft-node';
+export * from './checkpoint/node';

@@ -59,11 +59,13 @@ describe('f32 -> f16', () => {
     };
     let seed = 12345;
     const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const bad: string[] = [];
     for (let i = 0; i < 50_000; i++) {
       // Random exponents across subnormal, normal and overflow ranges, random mantissas.
       const x = Math.fround((rnd() - 0.5) * 2 ** Math.floor(rnd() * 48 - 30));
-      expect(f32ToF16(x), `x=${x}`).toBe(nearest(x));
+      if (f32ToF16(x) !== nearest(x)) bad.push(`${x}: got ${hex(f32ToF16(x))}, want ${hex(nearest(x))}`);
     }
+    expect(bad.slice(0, 5)).toEqual([]);
   });
 });
 

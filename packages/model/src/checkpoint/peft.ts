@@ -360,7 +360,7 @@ function mode(xs: number[]): number {
 }
 
 /** [R, C] -> [C, R]. */
-export function transpose(t: HostTensor): HostTensor {
+function transpose(t: HostTensor): HostTensor {
   const [R, C] = t.shape;
   const out = new Float32Array(R * C);
   for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = t.data[r * C + c];

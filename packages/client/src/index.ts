@@ -1,0 +1,4 @@
+// @splitlora/client: the volunteer's training loop and model download, for browser tabs and
+// in-process Node clients alike.
+export * from './volunteer';
+export * from './model-download';

@@ -1,0 +1,280 @@
+// A volunteer's side of SplitLoRA over a socket.io connection, the same in a browser tab and in
+// an in-process Node client. Per local step: forward the client blocks on a batch of local data,
+// send the cut activations (with targets and mask), wait for ∂loss/∂activations, back-propagate
+// into the client adapter and step AdamW. After `interval` steps: upload the adapter when asked,
+// then continue from the federated average. The training text never leaves this object.
+import * as tf from '@tensorflow/tfjs';
+import { BatchIterator, makeBatch, type EncodedExample } from '@splitlora/data';
+import { ClientModel, SPLITLORA_ADAMW, type GPT2Config, type Weights } from '@splitlora/model';
+import {
+  PROTOCOL_VERSION, WIRE_FORMATS, decodeTensor, encodeTensor, validate,
+  type GradientMessage, type RunConfig, type ServerMessageName, type WelcomeMessage,
+} from '@splitlora/protocol';
+import type { Socket } from 'socket.io-client';
+
+export interface VolunteerStats {
+  status: 'connecting' | 'lobby' | 'loading' | 'waiting' | 'training' | 'aggregating' | 'excluded' | 'finished' | 'stopped' | 'error';
+  clientId: string | null;
+  round: number;
+  step: number;
+  loss: number | null;
+  tokensPerSec: number;
+  bytesUp: number;
+  bytesDown: number;
+  aggregations: number;
+  lastError: string | null;
+}
+
+export type VolunteerEvent =
+  | { type: 'stats'; stats: VolunteerStats }
+  | { type: 'step'; step: number; loss: number; tokens: number; ms: number }
+  | { type: 'aggregate'; round: number; participants: number; adapter: Record<string, { shape: number[]; data: Float32Array }> }
+  | { type: 'uploaded'; round: number; adapter: Record<string, { shape: number[]; data: Float32Array }>; examples: number }
+  | { type: 'error'; code: string; message: string }
+  | { type: 'log'; message: string };
+
+export interface VolunteerOptions {
+  socket: Socket;
+  examples: EncodedExample[];
+  backend: string;
+  userAgent: string;
+  /** Loads the client submodel (embeddings + blocks [0, cut)) for this run. */
+  loadModel: (welcome: WelcomeMessage) => Promise<{ config: GPT2Config; weights: Weights }>;
+  onEvent?: (e: VolunteerEvent) => void;
+  /** Data order and dropout seed. */
+  seed?: number;
+  /** Longest wait for one gradient before the step is given up. */
+  stepTimeoutMs?: number;
+}
+
+function byteLength(v: unknown): number {
+  if (ArrayBuffer.isView(v)) return v.byteLength;
+  if (v === null || typeof v !== 'object') return 8;
+  return Object.values(v).reduce((s: number, x) => s + byteLength(x), 0);
+}
+
+export class Volunteer {
+  readonly stats: VolunteerStats = { status: 'connecting', clientId: null, round: 0, step: 0, loss: null, tokensPerSec: 0, bytesUp: 0, bytesDown: 0, aggregations: 0, lastError: null };
+  private resumeToken: string | null = null;
+  private runId: string | null = null;
+  private config: RunConfig | null = null;
+  private model: ClientModel | null = null;
+  private modelKey = '';
+  private runState = 'waiting';
+  private stepsInRound = 0;
+  private uploadRound: number | null = null;
+  private excluded = false;
+  private looping = false;
+  private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
+  private readonly batches: BatchIterator;
+
+  constructor(private readonly opts: VolunteerOptions) {
+    if (opts.examples.length === 0) throw new Error('volunteer: no training examples');
+    this.batches = new BatchIterator(opts.examples.length, 1, { seed: opts.seed ?? 0 });
+  }
+
+  private emit(e: VolunteerEvent): void {
+    this.opts.onEvent?.(e);
+  }
+
+  private setStatus(status: VolunteerStats['status']): void {
+    this.stats.status = status;
+    this.emit({ type: 'stats', stats: { ...this.stats } });
+  }
+
+  private send(name: string, msg: object): void {
+    this.stats.bytesUp += byteLength(msg);
+    this.opts.socket.emit(name, msg);
+  }
+
+  /** Attaches the handlers and says hello (again on every reconnect). */
+  start(): void {
+    const s = this.opts.socket;
+    const on = <N extends ServerMessageName>(name: N, fn: (m: ReturnType<typeof validate<N>>) => void | Promise<void>) => {
+      s.on(name as string, async (payload: unknown) => {
+        this.stats.bytesDown += byteLength(payload);
+        try {
+          await fn(validate(name, payload));
+        } catch (e) {
+          this.fail(e);
+        }
+      });
+    };
+    on('welcome', (m) => this.onWelcome(m));
+    on('run-state', (m) => {
+      this.runState = m.state;
+      if (m.state === 'finished' || m.state === 'stopped') this.setStatus(m.state);
+      else if (m.state === 'waiting' && this.model) this.setStatus('waiting');
+      this.kick();
+    });
+    on('gradient', (m) => {
+      if (this.pending && this.pending.step === m.step) this.pending.resolve(m);
+    });
+    on('aggregate-request', (m) => {
+      this.uploadRound = m.round;
+      this.kick();
+    });
+    on('aggregate', async (m) => {
+      this.model?.loadAdapter(m.tensors);
+      this.stats.round = m.round + 1;
+      this.stats.aggregations += 1;
+      this.stepsInRound = 0;
+      this.uploadRound = null;
+      this.excluded = false;
+      this.emit({ type: 'aggregate', round: m.round, participants: m.participants, adapter: m.tensors });
+      this.kick();
+    });
+    on('excluded', (m) => {
+      this.excluded = true;
+      this.setStatus('excluded');
+      this.emit({ type: 'log', message: `left out of round ${m.round}: ${m.reason}` });
+    });
+    on('error', (m) => {
+      this.stats.lastError = `${m.code}: ${m.message}`;
+      this.emit({ type: 'error', code: m.code, message: m.message });
+      this.pending?.reject(new Error(`${m.code}: ${m.message}`));
+    });
+    s.on('connect', () => this.hello());
+    s.on('disconnect', () => {
+      this.pending?.reject(new Error('disconnected'));
+      this.setStatus('connecting');
+    });
+    if (s.connected) this.hello();
+  }
+
+  stop(): void {
+    this.opts.socket.disconnect();
+    this.model?.dispose();
+    this.model = null;
+  }
+
+  private hello(): void {
+    this.setStatus('lobby');
+    this.send('hello', {
+      v: PROTOCOL_VERSION,
+      ...(this.stats.clientId && this.resumeToken ? { clientId: this.stats.clientId, resumeToken: this.resumeToken } : {}),
+      backend: this.opts.backend,
+      userAgent: this.opts.userAgent.slice(0, 512),
+      examples: this.opts.examples.length,
+      wireFormats: [...WIRE_FORMATS],
+    });
+  }
+
+  private async onWelcome(m: WelcomeMessage): Promise<void> {
+    this.stats.clientId = m.clientId;
+    this.resumeToken = m.resumeToken;
+    this.runId = m.runId;
+    this.config = m.config;
+    const key = `${m.runId}`;
+    if (!this.model || this.modelKey !== key) {
+      this.setStatus('loading');
+      this.model?.dispose();
+      const { config, weights } = await this.opts.loadModel(m);
+      const lora = { ...m.config.lora, targets: m.config.lora.targets as never };
+      this.model = new ClientModel(config, weights, m.config.cut, { lora, optimizer: { lr: m.config.lr, ...SPLITLORA_ADAMW }, seed: m.config.seed, adapter: m.adapter?.tensors });
+      this.modelKey = key;
+    } else if (m.adapter) {
+      this.model.loadAdapter(m.adapter.tensors);
+    }
+    this.stats.round = m.round;
+    this.stepsInRound = 0;
+    this.uploadRound = null;
+    this.excluded = false;
+    this.setStatus('waiting');
+    this.kick();
+  }
+
+  private fail(e: unknown): void {
+    const message = e instanceof Error ? e.message : String(e);
+    this.stats.lastError = message;
+    this.emit({ type: 'log', message: `error: ${message}` });
+  }
+
+  /** Runs the step loop until it has to wait for the server. */
+  private kick(): void {
+    if (this.looping) return;
+    this.looping = true;
+    void this.loop()
+      .catch((e) => this.fail(e))
+      .finally(() => {
+        this.looping = false;
+      });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.model && this.config && this.opts.socket.connected && this.runState === 'training') {
+      if (this.uploadRound !== null && this.uploadRound === this.stats.round) {
+        await this.upload();
+        continue;
+      }
+      if (this.excluded || this.stepsInRound >= this.config.interval) {
+        this.setStatus('aggregating');
+        return;
+      }
+      this.setStatus('training');
+      await this.step();
+    }
+  }
+
+  private async upload(): Promise<void> {
+    const round = this.uploadRound!;
+    this.uploadRound = null;
+    const adapter = await this.model!.adapter();
+    this.send('adapter', { v: PROTOCOL_VERSION, runId: this.runId!, round, examples: this.opts.examples.length, localSteps: this.stepsInRound, tensors: adapter });
+    this.emit({ type: 'uploaded', round, adapter, examples: this.opts.examples.length });
+  }
+
+  private async step(): Promise<void> {
+    const cfg = this.config!;
+    const model = this.model!;
+    const t0 = performance.now();
+    const indices: number[] = [];
+    while (indices.length < cfg.batch) indices.push(...this.batches.next().indices);
+    const b = makeBatch(indices.map((i) => this.opts.examples[i]), { maxLen: cfg.seqLen });
+    const step = this.stats.step;
+    const seed = ((this.opts.seed ?? 0) * 7919 + step * 104729 + 1) % 2147483647;
+    const acts = model.forward(b.ids, b.batch, b.seqLen, seed);
+    const data = (await acts.data()) as Float32Array;
+    acts.dispose();
+    const reply = new Promise<GradientMessage>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no gradient from the server in time')), this.opts.stepTimeoutMs ?? 120_000);
+      this.pending = {
+        step,
+        resolve: (g) => { clearTimeout(timer); resolve(g); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+    });
+    this.send('activations', {
+      v: PROTOCOL_VERSION, runId: this.runId!, step, round: this.stats.round, batch: b.batch, seqLen: b.seqLen,
+      acts: encodeTensor({ shape: [b.batch, b.seqLen, cfg.dModel], data }, cfg.wire.acts), targets: b.targets, mask: b.mask,
+    });
+    let g: GradientMessage;
+    try {
+      g = await reply;
+    } catch (e) {
+      // The step is lost (error reply, disconnect or timeout); the loop decides what comes next.
+      this.fail(e);
+      await new Promise((r) => setTimeout(r, 500));
+      return;
+    } finally {
+      this.pending = null;
+    }
+    const grad = decodeTensor(g.grad);
+    const gradT = tf.tensor(grad.data, grad.shape);
+    model.backward(b.ids, b.batch, b.seqLen, seed, gradT);
+    gradT.dispose();
+    const ms = performance.now() - t0;
+    const tokens = b.batch * b.seqLen;
+    this.stepsInRound += 1;
+    this.stats.step += 1;
+    this.stats.loss = g.loss;
+    this.stats.tokensPerSec = tokens / (ms / 1000);
+    this.emit({ type: 'step', step: this.stats.step, loss: g.loss, tokens, ms });
+    this.emit({ type: 'stats', stats: { ...this.stats } });
+  }
+
+  /** The client adapter now (for tests and the page's download button). */
+  async adapter() {
+    return this.model ? this.model.adapter() : null;
+  }
+}

@@ -1,0 +1,50 @@
+// Shared by the checkpoint tests only.
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import type { GPT2Config } from '../config';
+import { CheckpointError } from './errors';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+export const fixtureDir = resolve(repoRoot, '../shared/fixtures/gpt2-tiny-hf');
+export const hasFixture = existsSync(resolve(fixtureDir, 'model.safetensors'));
+
+/** Small enough that every test runs in milliseconds. */
+export const TINY: GPT2Config = { vocabSize: 50, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
+
+export function expectCheckpointError(fn: () => unknown, code: string, ...fragments: string[]): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  checkError(caught, code, fragments);
+}
+
+export async function expectCheckpointErrorAsync(p: Promise<unknown>, code: string, ...fragments: string[]): Promise<void> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (e) {
+    caught = e;
+  }
+  checkError(caught, code, fragments);
+}
+
+function checkError(e: unknown, code: string, fragments: string[]): void {
+  expect(e, `expected a ${code} error`).toBeInstanceOf(CheckpointError);
+  expect((e as CheckpointError).code).toBe(code);
+  for (const f of fragments) expect((e as Error).message).toContain(f);
+}
+
+/** Bit-for-bit equality of two float arrays; fast enough for 3M-element embeddings (toEqual is not). */
+export function expectSameBits(actual: Float32Array, expected: Float32Array, label = ''): void {
+  expect(actual.length, `${label} length`).toBe(expected.length);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const b = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) expect(`${label}[${i}] = ${actual[i]}`).toBe(`${label}[${i}] = ${expected[i]}`);
+  }
+}
