@@ -52,8 +52,6 @@ describe('split-federated training over real sockets', () => {
           if (e.type === 'uploaded') uploads.push({ round: e.round, adapter: e.adapter, examples: e.examples });
           if (e.type === 'aggregate') aggregates.push({ client: c, round: e.round });
           if (e.type === 'step') losses[c].push(e.loss);
-          if (e.type === 'step') console.log(c, Date.now() % 100000, e.ms.toFixed(0));
-          if (e.type === 'error' || e.type === 'log') console.log(c, e);
         },
       });
       v.start();

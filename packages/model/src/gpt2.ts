@@ -126,8 +126,22 @@ export function runBlocks(cfg: GPT2Config, w: Weights, x: tf.Tensor2D, B: number
   return h;
 }
 
+// wte is frozen, so keep one transposed copy [d, V] per wte: wasm's matMul with transposeB on a
+// [V, d] operand measured 4–9× slower than the same product on a pre-transposed one.
+const transposedWte = new WeakMap<tf.Tensor, tf.Tensor2D>();
+
+function wteT(w: Weights): tf.Tensor2D {
+  const wte = param(w, 'wte.weight');
+  let t = transposedWte.get(wte);
+  if (!t || t.isDisposed) {
+    t = tf.keep(tf.transpose(wte) as tf.Tensor2D);
+    transposedWte.set(wte, t);
+  }
+  return t;
+}
+
 /** Final LayerNorm and the LM head tied to wte: [N, d] → logits [N, V]. */
 export function lmHead(cfg: GPT2Config, w: Weights, h: tf.Tensor2D): tf.Tensor2D {
   const x = layerNorm(h, param(w, 'ln_f.weight'), param(w, 'ln_f.bias'), cfg.layerNormEps);
-  return tf.matMul(x, param(w, 'wte.weight'), false, true);
+  return tf.matMul(x, wteT(w));
 }

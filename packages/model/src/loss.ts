@@ -39,10 +39,10 @@ export function smoothedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, 
     if (rowSink) rowSink(tf.keep(weighted.clone()));
     const value = tf.sum(weighted) as tf.Scalar;
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const p = tf.exp(saved[0]);
-      const hot = tf.oneHot(targets, V, 1 - eps, 0);
-      const g = tf.sub(tf.sub(p, hot), eps / V);
-      return tf.mul(tf.mul(g, tf.expandDims(w, 1)), dy);
+      // Every op here runs over [N, V]; keep their number small (the head dominates small models).
+      const scale = tf.expandDims(tf.mul(w, dy), 1); // [N, 1]
+      const hot = tf.oneHot(targets, V, 1 - eps + eps / V, eps / V); // (1−ε)·onehot + ε/V
+      return tf.mul(tf.sub(tf.exp(saved[0]), hot), scale);
     };
     return { value, gradFunc };
   });

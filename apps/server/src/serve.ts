@@ -1,0 +1,45 @@
+// Starts the server for real: listens, prints the volunteer and dashboard URLs with the operator
+// token, and optionally creates a first run.
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { buildApp, type LoadedModel } from './app';
+
+export interface ServeOptions {
+  model: LoadedModel;
+  port: number;
+  host: string;
+  token?: string;
+  backend: string;
+  webDir?: string;
+  dataDir?: string;
+  /** Run settings to start right away (volunteers can join at once). */
+  autoRun?: Record<string, unknown> | null;
+  maxBatch?: number;
+  maxSeqLen?: number;
+}
+
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../dist/web', import.meta.url));
+
+export async function serve(opts: ServeOptions) {
+  const token = opts.token ?? randomBytes(12).toString('base64url');
+  const { app, manager } = await buildApp({
+    model: opts.model, token, backend: opts.backend, webDir: opts.webDir ?? DEFAULT_WEB_DIR,
+    logger: { level: process.env.LOG_LEVEL ?? 'info' }, maxBatch: opts.maxBatch, maxSeqLen: opts.maxSeqLen,
+  });
+  await app.listen({ port: opts.port, host: opts.host });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const shown = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
+  const base = `http://${shown}:${port}`;
+  if (opts.autoRun) manager.create(opts.autoRun);
+  const lines = [
+    '',
+    `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), backend ${opts.backend}`,
+    `  Volunteers open:   ${base}/`,
+    `  Operator dashboard: ${base}/dashboard.html#token=${token}`,
+    `  Operator token:    ${token}`,
+    '',
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+  return { app, manager, base, token };
+}
