@@ -1,40 +1,14 @@
 // The whole system in one process: the real server (Fastify + socket.io + msgpack) on loopback,
 // three volunteers running the real client loop over socket.io-client.
-import { selectNodeBackend } from '@splitlora/backend/node';
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
-import { encodeExamples, syntheticE2E, partition } from '@splitlora/data';
-import { initGpt2Weights, toWeights, type GPT2Config } from '@splitlora/model';
-import { msgpackParser } from '@splitlora/protocol';
-import { buildApp } from '@splitlora/server';
-import type { FastifyInstance } from 'fastify';
-import { io as connect } from 'socket.io-client';
+import type { VolunteerEvent } from '@splitlora/client';
+import { encodeExamples, partition, syntheticE2E } from '@splitlora/data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const config: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
-const TOKEN = 'test-token';
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { createRun, startServer, startVolunteer, waitFor } from '../support/server-harness';
 
 describe('split-federated training over real sockets', () => {
-  let app: FastifyInstance;
-  let base: string;
-
-  beforeAll(async () => {
-    await selectNodeBackend('wasm', () => {});
-    const weights = initGpt2Weights(config, 1);
-    weights['wte.weight'].data = weights['wte.weight'].data.map((x) => x * 25); // let LoRA move the logits
-    ({ app } = await buildApp({ model: { id: 'test-tiny', config, weights }, token: TOKEN }));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = app.server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  });
-  afterAll(async () => { await app?.close(); });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => { server = await startServer(); });
+  afterAll(async () => { await server?.app.close(); });
 
   it('three clients train, aggregate twice to the example-weighted mean, and the loss falls', async () => {
     const text = syntheticE2E({ n: 60, seed: 3 });
@@ -43,24 +17,14 @@ describe('split-federated training over real sockets', () => {
     const uploads: { round: number; adapter: Record<string, { shape: number[]; data: Float32Array }>; examples: number }[] = [];
     const aggregates: { client: number; round: number }[] = [];
     const losses: number[][] = [[], [], []];
-    const volunteers = shards.map((examples, c) => {
-      const socket = connect(base, { parser: msgpackParser, transports: ['websocket'] });
-      const v = new Volunteer({
-        socket, examples, backend: 'wasm', userAgent: 'vitest', seed: c,
-        loadModel: async () => { const m = await downloadClientModel(base); return { config: m.config, weights: toWeights(m.weights) }; },
-        onEvent: (e: VolunteerEvent) => {
+    const volunteers = shards.map((examples, c) =>
+      startVolunteer(server.base, examples, c, (e: VolunteerEvent) => {
           if (e.type === 'uploaded') uploads.push({ round: e.round, adapter: e.adapter, examples: e.examples });
           if (e.type === 'aggregate') aggregates.push({ client: c, round: e.round });
           if (e.type === 'step') losses[c].push(e.loss);
-        },
-      });
-      v.start();
-      return v;
-    });
-
-    const res = await app.inject({ method: 'POST', url: '/api/runs', headers: { authorization: `Bearer ${TOKEN}` }, payload: { interval: 4, rounds: 2, minClients: 3, batch: 4, seqLen: 48, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 0, wire: 'f32', lora: { r: 4, alpha: 8, dropout: 0, targets: ['q', 'v', 'mlp.c_fc'] } } });
-    expect(res.statusCode).toBe(201);
-    const runId = res.json().id as string;
+      }),
+    );
+    const runId = await createRun(server.app, { interval: 4, rounds: 2, minClients: 3, batch: 4, seqLen: 48, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 0, wire: 'f32', lora: { r: 4, alpha: 8, dropout: 0, targets: ['q', 'v', 'mlp.c_fc'] } });
     await waitFor(() => aggregates.length === 6, 120_000, 'two aggregations on three clients');
 
     for (const round of [0, 1]) {
@@ -79,7 +43,7 @@ describe('split-federated training over real sockets', () => {
         }
       }
     }
-    const run = (await app.inject({ url: `/api/runs/${runId}` })).json();
+    const run = (await server.app.inject({ url: `/api/runs/${runId}` })).json();
     expect(run.status).toBe('finished');
     expect(run.round).toBe(2);
     for (const l of losses) {

@@ -80,7 +80,7 @@ export class RunManager {
     const serverModel = new ServerModel(config, weights, cut, {
       lora,
       seed: settings.seed,
-      optimizer: { lr: settings.serverLr, ...SPLITLORA_ADAMW, schedule: linearSchedule(Math.min(settings.serverWarmup, Math.floor(totalServerSteps / 10)), totalServerSteps) },
+      optimizer: { lr: settings.serverLr, ...SPLITLORA_ADAMW, schedule: settings.serverSchedule === 'constant' ? undefined : linearSchedule(Math.min(settings.serverWarmup, Math.floor(totalServerSteps / 10)), totalServerSteps) },
     });
     const engine = new ServerEngine(serverModel, { batching: settings.batching, maxGroup: 16, smoothing: settings.labelSmoothing, seed: settings.seed });
     const run = new Run({ settings, modelId: this.model.id, config, cut, engine });

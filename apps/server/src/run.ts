@@ -160,7 +160,9 @@ export class Run extends EventEmitter {
   }
 
   private maybeBegin(): void {
-    if (this.state !== 'waiting' || this.connected().length < this.settings.minClients) return;
+    if (this.state !== 'waiting') return;
+    const ready = this.connected().filter((c) => c.examples > 0).length;
+    if (ready < (this.round === 0 ? this.settings.minClients : 1)) return;
     this.openRound();
     this.setState('training');
   }
@@ -312,8 +314,9 @@ export class Run extends EventEmitter {
       this.close();
       return;
     }
-    if (this.connected().length < this.settings.minClients) {
-      this.setState('waiting'); // maybeBegin opens the next round when enough clients are back
+    // minClients gates the start only; afterwards the run goes on with whoever is still there.
+    if (!this.connected().some((c) => c.examples > 0)) {
+      this.setState('waiting'); // maybeBegin opens the next round when someone is back
       return;
     }
     this.openRound();

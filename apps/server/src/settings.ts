@@ -25,6 +25,8 @@ export const RunSettingsSchema = Type.Object(
     serverLr: Type.Number({ exclusiveMinimum: 0, default: 2e-4 }),
     /** Server warm-up steps, then linear decay to 0 over the run (SplitLoRA: 500). */
     serverWarmup: Type.Integer({ minimum: 0, default: 500 }),
+    /** "linear": warm-up then linear decay (SplitLoRA's server); "constant": a fixed lr. */
+    serverSchedule: Type.Union([Type.Literal('linear'), Type.Literal('constant')], { default: 'linear' }),
     batch: Type.Integer({ minimum: 1, maximum: 512, default: 8 }),
     /** Longest sequence a client may send (tokens per row). */
     seqLen: Type.Integer({ minimum: 2, maximum: 8192, default: 128 }),

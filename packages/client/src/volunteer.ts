@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BatchIterator, makeBatch, type EncodedExample } from '@splitlora/data';
 import { ClientModel, SPLITLORA_ADAMW, type GPT2Config, type Weights } from '@splitlora/model';
 import {
-  PROTOCOL_VERSION, WIRE_FORMATS, decodeTensor, encodeTensor, validate,
+  PROTOCOL_VERSION, WIRE_FORMATS, assertWireFinite, decodeTensor, encodeTensor, validate,
   type GradientMessage, type RunConfig, type ServerMessageName, type WelcomeMessage,
 } from '@splitlora/protocol';
 import type { Socket } from 'socket.io-client';
@@ -27,7 +27,7 @@ export interface VolunteerStats {
 
 export type VolunteerEvent =
   | { type: 'stats'; stats: VolunteerStats }
-  | { type: 'step'; step: number; loss: number; tokens: number; ms: number }
+  | { type: 'step'; step: number; loss: number; tokens: number; ms: number; indices: number[] }
   | { type: 'aggregate'; round: number; participants: number; adapter: Record<string, { shape: number[]; data: Float32Array }> }
   | { type: 'uploaded'; round: number; adapter: Record<string, { shape: number[]; data: Float32Array }>; examples: number }
   | { type: 'error'; code: string; message: string }
@@ -259,6 +259,10 @@ export class Volunteer {
     } finally {
       this.pending = null;
     }
+    // Never back-propagate a broken gradient into the adapter.
+    assertWireFinite('gradient.grad', g.grad);
+    const want = [b.batch, b.seqLen, cfg.dModel];
+    if (g.grad.shape.join() !== want.join()) throw new Error(`gradient has shape [${g.grad.shape}], expected [${want}]`);
     const grad = decodeTensor(g.grad);
     const gradT = tf.tensor(grad.data, grad.shape);
     model.backward(b.ids, b.batch, b.seqLen, seed, gradT);
@@ -269,7 +273,7 @@ export class Volunteer {
     this.stats.step += 1;
     this.stats.loss = g.loss;
     this.stats.tokensPerSec = tokens / (ms / 1000);
-    this.emit({ type: 'step', step: this.stats.step, loss: g.loss, tokens, ms });
+    this.emit({ type: 'step', step: this.stats.step, loss: g.loss, tokens, ms, indices });
     this.emit({ type: 'stats', stats: { ...this.stats } });
   }
 

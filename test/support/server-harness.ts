@@ -1,0 +1,55 @@
+// A real server on loopback plus Node volunteers, for the server tests.
+import { selectNodeBackend } from '@splitlora/backend/node';
+import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
+import type { EncodedExample } from '@splitlora/data';
+import { initGpt2Weights, toWeights, type GPT2Config, type TensorRecord } from '@splitlora/model';
+import { msgpackParser } from '@splitlora/protocol';
+import { buildApp } from '@splitlora/server';
+import type { FastifyInstance } from 'fastify';
+import { io as connect, type Socket } from 'socket.io-client';
+
+export const TINY: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
+export const TOKEN = 'test-token';
+
+/** GPT-2 init with a wider wte, so that LoRA can move the tied head's logits on a random base. */
+export function tinyWeights(config: GPT2Config = TINY, seed = 1): TensorRecord {
+  const w = initGpt2Weights(config, seed);
+  w['wte.weight'].data = w['wte.weight'].data.map((x) => x * 25);
+  return w;
+}
+
+export async function startServer(config: GPT2Config = TINY, weights = tinyWeights(config)) {
+  await selectNodeBackend('wasm', () => {});
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config, weights }, token: TOKEN });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  return { app, manager, base, weights };
+}
+
+export function socketTo(base: string): Socket {
+  return connect(base, { parser: msgpackParser, transports: ['websocket'], reconnection: false });
+}
+
+export function startVolunteer(base: string, examples: EncodedExample[], seed: number, onEvent: (e: VolunteerEvent) => void = () => {}) {
+  const v = new Volunteer({
+    socket: socketTo(base), examples, backend: 'wasm', userAgent: 'vitest', seed, onEvent,
+    loadModel: async () => { const m = await downloadClientModel(base); return { config: m.config, weights: toWeights(m.weights) }; },
+  });
+  v.start();
+  return v;
+}
+
+export async function createRun(app: FastifyInstance, settings: Record<string, unknown>): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/api/runs', headers: { authorization: `Bearer ${TOKEN}` }, payload: settings });
+  if (res.statusCode !== 201) throw new Error(`create run: ${res.statusCode} ${res.body}`);
+  return res.json().id as string;
+}
+
+export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
