@@ -233,6 +233,8 @@ export class Volunteer {
     const b = makeBatch(indices.map((i) => this.opts.examples[i]), { maxLen: cfg.seqLen });
     const step = this.stats.step;
     const seed = ((this.opts.seed ?? 0) * 7919 + step * 104729 + 1) % 2147483647;
+    // Targets outside the loss mask (the prompt) would reveal text without helping training.
+    const targets = b.targets.map((t, j) => (b.mask[j] > 0 ? t : 50256));
     const acts = model.forward(b.ids, b.batch, b.seqLen, seed);
     const data = (await acts.data()) as Float32Array;
     acts.dispose();
@@ -246,7 +248,7 @@ export class Volunteer {
     });
     this.send('activations', {
       v: PROTOCOL_VERSION, runId: this.runId!, step, round: this.stats.round, batch: b.batch, seqLen: b.seqLen,
-      acts: encodeTensor({ shape: [b.batch, b.seqLen, cfg.dModel], data }, cfg.wire.acts), targets: b.targets, mask: b.mask,
+      acts: encodeTensor({ shape: [b.batch, b.seqLen, cfg.dModel], data }, cfg.wire.acts), targets, mask: b.mask,
     });
     let g: GradientMessage;
     try {

@@ -1,0 +1,40 @@
+// What the page's URL asks for. Automation (tests, demos) joins with no clicks:
+//   ?sample=1&seed=N&n=EXAMPLES&autostart=1   sample shard N, EXAMPLES pairs, join at once
+//   ?backend=webgl                            try this tfjs backend first
+//   ?record=1                                 keep adapters in window.__splitlora.events
+export interface PageOptions {
+  sample: boolean;
+  /** Seed of the sample shard and of the data order. */
+  seed: number;
+  /** Examples in the sample shard. */
+  n: number;
+  autostart: boolean;
+  backend: string | null;
+  /** Record adapter values in the test hook (on by default under automation). */
+  record: boolean;
+}
+
+const DEFAULT_SAMPLE_SIZE = 200;
+const MAX_SAMPLE_SIZE = 100_000;
+
+function flag(p: URLSearchParams, name: string): boolean {
+  const v = p.get(name);
+  return v !== null && v !== '0' && v !== 'false';
+}
+
+function int(p: URLSearchParams, name: string, min: number, max: number): number | null {
+  const v = Number(p.get(name) ?? NaN);
+  return Number.isInteger(v) && v >= min && v <= max ? v : null;
+}
+
+export function readPageOptions(search: string, automated: boolean): PageOptions {
+  const p = new URLSearchParams(search);
+  return {
+    sample: flag(p, 'sample'),
+    seed: int(p, 'seed', 0, 2 ** 31 - 1) ?? Math.floor(Math.random() * 2 ** 31),
+    n: int(p, 'n', 1, MAX_SAMPLE_SIZE) ?? DEFAULT_SAMPLE_SIZE,
+    autostart: flag(p, 'autostart'),
+    backend: p.get('backend'),
+    record: automated || flag(p, 'record'),
+  };
+}

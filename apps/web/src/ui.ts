@@ -1,0 +1,115 @@
+// The page's DOM: reads the controls, writes the status. No training logic here.
+import type { VolunteerStats } from '@splitlora/client';
+import { formatBytes, formatLoss, formatRate } from './format';
+import { LossChart } from './loss-chart';
+
+const STATE_TEXT: Record<VolunteerStats['status'], string> = {
+  connecting: 'connecting to the server…',
+  lobby: 'waiting for the operator to start a run',
+  loading: 'loading the model',
+  waiting: 'waiting for more volunteers',
+  training: 'training',
+  aggregating: 'waiting for the aggregation',
+  excluded: 'left out of this round (too slow); back at the next',
+  finished: 'run finished, thank you!',
+  stopped: 'run stopped by the operator',
+  error: 'error',
+};
+
+const MAX_LOG_LINES = 50;
+
+function el<T extends HTMLElement>(id: string): T {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page: element #${id} is missing from index.html`);
+  return e as T;
+}
+
+export class Ui {
+  readonly file = el<HTMLInputElement>('file');
+  readonly sample = el<HTMLButtonElement>('sample');
+  readonly skipBad = el<HTMLInputElement>('skip-bad');
+  readonly join = el<HTMLButtonElement>('join');
+  readonly leave = el<HTMLButtonElement>('leave');
+  private readonly dataStatus = el('data-status');
+  private readonly model = el('model');
+  private readonly progress = el<HTMLProgressElement>('model-progress');
+  private readonly modelStatus = el('model-status');
+  private readonly log = el<HTMLUListElement>('log');
+  private readonly chart = new LossChart(el('loss-chart'));
+  private readonly cells = {
+    state: el('s-state'), backend: el('s-backend'), step: el('s-step'), loss: el('s-loss'),
+    speed: el('s-speed'), up: el('s-up'), down: el('s-down'), round: el('s-round'), aggregations: el('s-aggregations'),
+  };
+
+  showBackend(name: string, requested: string | null): void {
+    this.cells.backend.textContent = requested && requested !== name ? `${name} (asked for ${requested})` : name;
+  }
+
+  showBackendError(message: string): void {
+    this.cells.backend.textContent = 'none';
+    this.addLog(message, true);
+  }
+
+  showData(label: string): void {
+    this.dataStatus.textContent = label;
+    this.dataStatus.className = 'status ok';
+  }
+
+  showDataError(message: string): void {
+    this.dataStatus.textContent = message;
+    this.dataStatus.className = 'status error';
+  }
+
+  /** Which buttons work: data chosen and not joined → Join; joined → Leave. */
+  setJoined(joined: boolean, haveData: boolean): void {
+    this.join.disabled = joined || !haveData;
+    this.leave.disabled = !joined;
+    this.file.disabled = joined;
+    this.sample.disabled = joined;
+  }
+
+  showDownload(loaded: number, total: number): void {
+    this.model.hidden = false;
+    this.progress.max = Math.max(total, 1);
+    this.progress.value = loaded;
+    this.modelStatus.textContent = `downloading the model: ${formatBytes(loaded)} of ${formatBytes(total)}`;
+  }
+
+  showModelReady(fromCache: boolean, bytes: number): void {
+    this.model.hidden = false;
+    this.progress.max = 1;
+    this.progress.value = 1;
+    this.modelStatus.textContent = fromCache ? `model loaded from cache (${formatBytes(bytes)})` : `model downloaded (${formatBytes(bytes)})`;
+  }
+
+  showStats(s: VolunteerStats): void {
+    this.cells.state.textContent = STATE_TEXT[s.status] ?? s.status;
+    this.cells.step.textContent = String(s.step);
+    this.cells.loss.textContent = formatLoss(s.loss);
+    this.cells.speed.textContent = s.step ? formatRate(s.tokensPerSec) : '–';
+    this.cells.up.textContent = formatBytes(s.bytesUp);
+    this.cells.down.textContent = formatBytes(s.bytesDown);
+    this.cells.round.textContent = String(s.round);
+    this.cells.aggregations.textContent = String(s.aggregations);
+  }
+
+  showLeft(): void {
+    this.cells.state.textContent = 'not joined';
+  }
+
+  addStep(step: number, loss: number): void {
+    this.chart.add(step, loss);
+  }
+
+  clearSteps(): void {
+    this.chart.clear();
+  }
+
+  addLog(message: string, isError = false): void {
+    const li = document.createElement('li');
+    li.textContent = `${new Date().toLocaleTimeString()}  ${message}`;
+    if (isError) li.className = 'error';
+    this.log.prepend(li);
+    while (this.log.children.length > MAX_LOG_LINES) this.log.lastElementChild?.remove();
+  }
+}
