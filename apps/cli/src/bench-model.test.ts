@@ -1,0 +1,38 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectNodeBackend } from '@splitlora/backend/node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { benchConfig, benchTables } from './commands/bench-model';
+import { runCli } from './test-helpers';
+
+beforeAll(async () => {
+  await selectNodeBackend('wasm', () => {});
+});
+
+describe('bench-model', () => {
+  it('measures a tiny config: consistent throughput numbers and no leaked tensors', async () => {
+    const cfg = { vocabSize: 500, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
+    const toy = { name: 'toy', cfg, batch: 2, seqLen: 8 };
+    await benchConfig(toy, 0, 1, 10); // first use: tfjs keeps a tensor or two for good
+    const before = tf.memory().numTensors;
+    const r = await benchConfig(toy, 1, 2, 10);
+    // packages/model leaks per new model: AdamW keeps the zerosLike each m/v variable was made from
+    // (2 per LoRA tensor, 8 LoRA tensors here), and FullModel's first step keeps one more.
+    // Anything beyond that would be the bench's own leak.
+    expect(tf.memory().numTensors - before).toBeLessThanOrEqual(17);
+    for (const v of [r.stepMs, r.forwardMs, r.headMs, r.tokensPerSec, r.achievedGflops]) expect(v).toBeGreaterThan(0);
+    expect(r.tokensPerSec).toBeCloseTo(16 / (r.stepMs / 1000), 6);
+    expect(r.msPerToken).toBeCloseTo(r.stepMs / 16, 6);
+    expect(r.matmulRatio).toBeCloseTo(r.achievedGflops / 10, 6);
+    expect(r.headFlopShare).toBeGreaterThan(0);
+    expect(r.headFlopShare).toBeLessThan(1);
+    const table = benchTables([r], 10);
+    expect(table).toMatch(/^config\s+layers×d\s+B×T\s+tokens\/s/);
+    expect(table).toContain('head share of time');
+  });
+
+  it('--only rejects unknown configs by name', async () => {
+    const r = await runCli(['bench-model', '--only', 'nano,huge', '--backend', 'cpu']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--only: unknown config huge; choose from gpt2, nano, mini/);
+  });
+});

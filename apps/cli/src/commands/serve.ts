@@ -1,0 +1,57 @@
+// serve: the split-federated server (volunteer page, REST API, sockets) on a model.
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Command } from 'commander';
+import { selectNodeBackend } from '@splitlora/backend/node';
+import { loadGpt2Dir } from '@splitlora/model/node';
+import { serve } from '@splitlora/server';
+import { resolveModel, DEFAULT_MODEL_ID } from '../model-source';
+import { backendOption, intAtLeast } from '../options';
+import { CliError, log } from '../output';
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  model?: string;
+  backend: string;
+  token?: string;
+  dataDir: string;
+  autoRun: boolean;
+  run?: string;
+  maxBatch: number;
+  maxSeqLen: number;
+}
+
+/** The first run `serve` starts: small steps that show progress within a minute on a laptop tab. */
+export const DEMO_RUN = { name: 'demo', interval: 10, rounds: 1000, minClients: 1, batch: 4, seqLen: 64, clientLr: 2e-3, serverLr: 2e-3, serverWarmup: 20, wire: 'f16' };
+
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('start the server: volunteer page, operator API and sockets (prints the URLs and the operator token)')
+    .option('--port <n>', 'port to listen on', intAtLeast(0), 8080)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--model <dir|hub id>', `model directory or Hugging Face id (default: the offline ${DEFAULT_MODEL_ID})`)
+    .addOption(backendOption())
+    .option('--token <token>', 'operator token (default: random at each start)')
+    .option('--data-dir <dir>', 'where runs are kept', '.data')
+    .option('--no-auto-run', 'do not start a demo run; wait for the operator')
+    .option('--run <file>', 'JSON file with the settings of the first run (instead of the demo run)')
+    .option('--max-batch <n>', 'largest batch a run may use (sizes the message limit)', intAtLeast(1), 16)
+    .option('--max-seq-len <n>', 'longest sequence a run may use (sizes the message limit)', intAtLeast(2), 256)
+    .action(async (o: ServeFlags) => {
+      const backend = await selectNodeBackend(o.backend, log);
+      const dir = await resolveModel(o.model, { log });
+      const { config, weights } = await loadGpt2Dir(dir);
+      let autoRun: Record<string, unknown> | null = o.autoRun ? DEMO_RUN : null;
+      if (o.run) {
+        try {
+          autoRun = JSON.parse(await readFile(o.run, 'utf8')) as Record<string, unknown>;
+        } catch (e) {
+          throw new CliError(`--run ${o.run}: ${(e as Error).message}`);
+        }
+      }
+      const id = o.model ?? DEFAULT_MODEL_ID;
+      await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen });
+      await new Promise(() => {}); // serve until killed
+    });
+}

@@ -1,0 +1,40 @@
+// The `splitlora` command line: one commander program, one module per command.
+import { Command } from 'commander';
+import { benchModelCommand } from './commands/bench-model';
+import { generateCommand } from './commands/generate';
+import { initModelCommand } from './commands/init-model';
+import { metricsCommand } from './commands/metrics';
+import { scoreCommand } from './commands/score';
+import { serveCommand } from './commands/serve';
+
+export function createProgram(): Command {
+  const program = new Command('splitlora')
+    .description('Split-federated LoRA fine-tuning of GPT-2 in TensorFlow.js. Results: the last stdout line of each command is one JSON object; logs go to stderr.')
+    .version('0.1.0')
+    .showHelpAfterError('(add --help for usage)')
+    .addCommand(serveCommand())
+    .addCommand(initModelCommand())
+    .addCommand(scoreCommand())
+    .addCommand(generateCommand())
+    .addCommand(benchModelCommand())
+    .addCommand(metricsCommand());
+  // Subcommands inherit neither help-after-error nor the output settings; set them on each.
+  for (const c of program.commands) c.showHelpAfterError(`(run "splitlora ${c.name()} --help" for usage)`);
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Known errors print one line, others their stack. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    // Our errors and the packages' (plain Error, or a coded CheckpointError / DataFileError / DataFormatError)
+    // carry complete messages; a TypeError and the like is a bug, so show where it happened.
+    const known = err.name === 'CliError' || err.name === 'Error' || typeof err.code === 'string';
+    process.stderr.write(`splitlora: error: ${err.message}\n`);
+    if (!known || process.env.SPLITLORA_DEBUG) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
