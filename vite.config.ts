@@ -8,7 +8,14 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   root: `${root}apps/web`,
   publicDir: `${root}public`,
-  build: { outDir: `${root}dist/web`, emptyOutDir: true, target: 'es2022' },
+  build: {
+    outDir: `${root}dist/web`,
+    emptyOutDir: true,
+    target: 'es2022',
+    // Two pages: the volunteer page and the operator dashboard.
+    rollupOptions: { input: { volunteer: `${root}apps/web/index.html`, dashboard: `${root}apps/web/dashboard.html` } },
+    chunkSizeWarningLimit: 2500, // tfjs with four backends plus the GPT-2 BPE tables
+  },
   test: {
     root,
     include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'test/**/*.test.ts'],
