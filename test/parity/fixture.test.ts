@@ -13,7 +13,8 @@ const fixtureDir = `${shared}fixtures/gpt2-tiny-hf`;
 const idsFile = `${shared}data/e2e/splitlora-jsonl/valid.jsonl`;
 
 describe.skipIf(!existsSync(fixtureDir))('GPT-2 parity with the PyTorch reference fixture', () => {
-  const expected = JSON.parse(readFileSync(`${fixtureDir}/expected.json`, 'utf8'));
+  // Read only when present: describe bodies run even when skipped.
+  const expected = existsSync(fixtureDir) ? JSON.parse(readFileSync(`${fixtureDir}/expected.json`, 'utf8')) : {};
   let model: FullModel;
 
   beforeAll(async () => {

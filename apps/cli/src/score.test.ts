@@ -12,7 +12,8 @@ const valid = resolve(repoRoot, '../shared/data/e2e/lora-format/valid.txt');
 const scoreArgs = ['score', '--model', fixture, '--data', valid, '--format', 'e2e', '--limit', '8'];
 
 describe.skipIf(!existsSync(fixture) || !existsSync(valid))('score on the PyTorch reference fixture', () => {
-  const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')).score_e2e_valid_first8;
+  // Read only when present: describe bodies run even when skipped.
+  const expected = existsSync(fixture) ? JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')).score_e2e_valid_first8 : {};
   let tmp: string;
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'splitlora-score-'));

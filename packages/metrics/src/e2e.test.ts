@@ -10,8 +10,9 @@ const refsFile = path.join(exampleDir, 'devel-conc.txt');
 const hypsFile = path.join(exampleDir, 'baseline-output.txt');
 
 describe.skipIf(!existsSync(refsFile) || !existsSync(hypsFile))('computeE2EMetrics on e2e-metrics example-inputs', () => {
-  const refs = readGroupedRefs(readFileSync(refsFile, 'utf8'));
-  const hyps = readHyps(readFileSync(hypsFile, 'utf8'));
+  // Read only when present: describe bodies run even when skipped.
+  const refs = existsSync(refsFile) ? readGroupedRefs(readFileSync(refsFile, 'utf8')) : [];
+  const hyps = existsSync(hypsFile) ? readHyps(readFileSync(hypsFile, 'utf8')) : [];
   const scores = computeE2EMetrics(refs, hyps);
 
   it('reads 10 instances', () => {
