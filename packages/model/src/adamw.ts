@@ -24,6 +24,13 @@ export function linearSchedule(warmup: number, total: number): (step: number) =>
   };
 }
 
+function zeroVariable(like: tf.Tensor): tf.Variable {
+  const z = tf.zerosLike(like);
+  const v = tf.variable(z, false);
+  z.dispose(); // the variable keeps its own reference to the data
+  return v;
+}
+
 export class AdamW {
   step = 0;
   private m: Record<string, tf.Variable> = {};
@@ -44,8 +51,8 @@ export class AdamW {
     for (const [name, p] of Object.entries(params)) {
       const g = grads[name];
       if (!g) throw new Error(`adamw: no gradient for "${name}"`);
-      this.m[name] ??= tf.variable(tf.zerosLike(p), false);
-      this.v[name] ??= tf.variable(tf.zerosLike(p), false);
+      this.m[name] ??= zeroVariable(p);
+      this.v[name] ??= zeroVariable(p);
       const m = this.m[name];
       const v = this.v[name];
       tf.tidy(() => {
@@ -70,8 +77,14 @@ export class AdamW {
   importState(state: { step: number; m: TensorRecord; v: TensorRecord }): void {
     this.dispose();
     this.step = state.step;
-    for (const [k, t] of Object.entries(state.m)) this.m[k] = tf.variable(tf.tensor(t.data, t.shape), false);
-    for (const [k, t] of Object.entries(state.v)) this.v[k] = tf.variable(tf.tensor(t.data, t.shape), false);
+    const load = (t: { data: Float32Array; shape: number[] }) => {
+      const init = tf.tensor(t.data, t.shape);
+      const v = tf.variable(init, false);
+      init.dispose();
+      return v;
+    };
+    for (const [k, t] of Object.entries(state.m)) this.m[k] = load(t);
+    for (const [k, t] of Object.entries(state.v)) this.v[k] = load(t);
   }
 
   dispose(): void {

@@ -42,12 +42,36 @@ export function geluTanh(x: tf.Tensor): tf.Tensor {
   return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
 }
 
+// Base weights are frozen, so backward needs only dX = dY·Wᵀ. tfjs would compute it as a matMul
+// with transposeB, which wasm runs 8–20× slower than the same product on a pre-transposed matrix;
+// so keep one transposed copy per frozen weight and write the gradient by hand.
+const transposed = new WeakMap<tf.Tensor, tf.Tensor2D>();
+
+function transposeOf(w: tf.Tensor): tf.Tensor2D {
+  let t = transposed.get(w);
+  if (!t || t.isDisposed) {
+    t = tf.keep(tf.transpose(w) as tf.Tensor2D);
+    transposed.set(w, t);
+  }
+  return t;
+}
+
+/** x [N, in] @ W [in, out] with W frozen; wT is W's transpose [out, in]. */
+function frozenMatMul(x: tf.Tensor2D, W: tf.Tensor2D, wT: tf.Tensor2D): tf.Tensor2D {
+  const f = tf.customGrad((input) => ({
+    value: tf.matMul(input as tf.Tensor2D, W),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, wT),
+  }));
+  return f(x) as tf.Tensor2D;
+}
+
 /**
  * Conv1D: x [N, in] @ W [in, out] + b, plus the LoRA delta of `target` in block i if it has one.
  * `site` names the module input, so adapters that share an input share its dropout mask.
  */
 function linear(w: Weights, i: number, module: string, target: LoraTarget, x: tf.Tensor2D, opts: BlockOptions, site: string): tf.Tensor2D {
-  const y = tf.add(tf.matMul(x, param(w, `h.${i}.${module}.weight`)), param(w, `h.${i}.${module}.bias`)) as tf.Tensor2D;
+  const W = param(w, `h.${i}.${module}.weight`) as tf.Tensor2D;
+  const y = tf.add(frozenMatMul(x, W, transposeOf(W)), param(w, `h.${i}.${module}.bias`)) as tf.Tensor2D;
   const delta = opts.lora ? loraDelta(opts.lora, i, target, x, opts.dropout, site) : null;
   return delta ? tf.add(y, delta) : y;
 }
@@ -126,22 +150,9 @@ export function runBlocks(cfg: GPT2Config, w: Weights, x: tf.Tensor2D, B: number
   return h;
 }
 
-// wte is frozen, so keep one transposed copy [d, V] per wte: wasm's matMul with transposeB on a
-// [V, d] operand measured 4–9× slower than the same product on a pre-transposed one.
-const transposedWte = new WeakMap<tf.Tensor, tf.Tensor2D>();
-
-function wteT(w: Weights): tf.Tensor2D {
-  const wte = param(w, 'wte.weight');
-  let t = transposedWte.get(wte);
-  if (!t || t.isDisposed) {
-    t = tf.keep(tf.transpose(wte) as tf.Tensor2D);
-    transposedWte.set(wte, t);
-  }
-  return t;
-}
-
-/** Final LayerNorm and the LM head tied to wte: [N, d] → logits [N, V]. */
+/** Final LayerNorm and the LM head tied to wte: [N, d] → logits [N, V] (forward x·wteᵀ, backward dy·wte). */
 export function lmHead(cfg: GPT2Config, w: Weights, h: tf.Tensor2D): tf.Tensor2D {
   const x = layerNorm(h, param(w, 'ln_f.weight'), param(w, 'ln_f.bias'), cfg.layerNormEps);
-  return tf.matMul(x, wteT(w));
+  const wte = param(w, 'wte.weight') as tf.Tensor2D;
+  return frozenMatMul(x, transposeOf(wte), wte);
 }
