@@ -135,4 +135,33 @@ describe('faults and bad input', () => {
     expect(run.round).toBe(2);
     vs.slice(0, 2).forEach((v) => v.stop());
   });
+
+  it('a client that joins late first receives the current average and takes part from the next round', async () => {
+    const aggregates: number[] = [];
+    const vs = [1, 2].map((seed) => startVolunteer(server.base, examples, seed, (e) => { if (e.type === 'aggregate') aggregates.push(e.round); }));
+    const runId = await createRun(server.app, { ...settings, interval: 2, rounds: 3, minClients: 2 });
+    const run = server.manager.runs.get(runId)!;
+    const averages = new Map<number, Record<string, number[]>>(); // after round r
+    const rounds: { round: number; participants: number }[] = [];
+    run.on('aggregated', (a: { round: number; average: Record<string, { data: Float32Array }>; participants: string[] }) => {
+      averages.set(a.round, Object.fromEntries(Object.entries(a.average).map(([k, t]) => [k, Array.from(t.data)])));
+      rounds.push({ round: a.round, participants: a.participants.length });
+    });
+    const late = rawClient(server.base);
+    try {
+      await waitFor(() => run.round >= 1, 60_000, 'the first aggregation');
+      await waitFor(() => late.socket.connected, 10_000, 'connect');
+      hello(late.socket);
+      const welcome = (await late.next('welcome')) as Message<'welcome'>;
+      expect(welcome.round).toBeGreaterThanOrEqual(1);
+      const want = averages.get(welcome.round - 1)!;
+      for (const [k, t] of Object.entries(welcome.adapter!.tensors)) expect(Array.from(t.data)).toEqual(want[k]);
+      // Not expected in the round it joined: that round closes with the first two clients only.
+      await waitFor(() => rounds.some((r) => r.round === welcome.round), 60_000, 'the next aggregation');
+      expect(rounds.find((r) => r.round === welcome.round)!.participants).toBe(2);
+    } finally {
+      vs.forEach((v) => v.stop());
+      late.socket.disconnect();
+    }
+  });
 });
