@@ -38,6 +38,8 @@ interface Spec {
 }
 
 const SMOOTHING = 0.1;
+/** Higher than the reference's 2e-4 so that 50 steps move the loss visibly. */
+const WIRE_LR = 5e-3;
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
 const f = (x: number, d: number) => x.toFixed(d);
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -68,11 +70,18 @@ interface Loopback {
 
 async function loopback(): Promise<Loopback> {
   const http = createServer();
-  const io = new Server(http, { parser: msgpackParser, maxHttpBufferSize: 256 * 1024 * 1024 });
+  // Long pings: a gpt2 step blocks this one event loop for seconds, which must not look like a dead peer.
+  const io = new Server(http, { parser: msgpackParser, maxHttpBufferSize: 256 * 1024 * 1024, pingInterval: 600_000, pingTimeout: 600_000 });
   let handler: ((m: ActivationsMessage) => Promise<GradientMessage>) | null = null;
   io.on('connection', (s) => {
     // As the real server: schema-check every incoming message before use.
-    s.on('activations', async (raw: unknown) => s.emit('gradient', await handler!(validate('activations', raw))));
+    s.on('activations', async (raw: unknown) => {
+      try {
+        s.emit('gradient', await handler!(validate('activations', raw)));
+      } catch (e) {
+        s.emit('bench-error', e instanceof Error ? e.message : String(e)); // surface it: the client would wait forever
+      }
+    });
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const port = (http.address() as AddressInfo).port;
@@ -92,8 +101,14 @@ async function loopback(): Promise<Loopback> {
 }
 
 function roundTrip(lb: Loopback, msg: ActivationsMessage): Promise<GradientMessage> {
-  return new Promise((resolve) => {
-    lb.client.once('gradient', (raw: unknown) => resolve(validate('gradient', raw)));
+  return new Promise((resolve, reject) => {
+    const fail = (m: string) => reject(new Error(`loopback server: ${m}`));
+    lb.client.once('bench-error', fail);
+    lb.client.once('disconnect', (why) => fail(`disconnected (${why})`));
+    lb.client.once('gradient', (raw: unknown) => {
+      lb.client.off('bench-error', fail);
+      resolve(validate('gradient', raw));
+    });
     lb.client.emit('activations', msg);
   });
 }
@@ -201,6 +216,61 @@ async function timeSplit(spec: Spec, weights: Weights, lb: Loopback, wire: WireF
   };
 }
 
+// ---- (1b): codec + transport alone, per wire format (no compute on either side) ----------
+
+interface EchoTiming {
+  model: string;
+  shape: string;
+  wire: WireFormat;
+  /** Encode + msgpack + socket.io loopback both ways + decode + schema checks. */
+  roundTripMs: number;
+  /** Of roundTripMs: encodeTensor/decodeTensor alone, both directions. */
+  codecMs: number;
+  messageBytes: number;
+}
+
+async function timeEcho(name: string, shape: [number, number, number], lb: Loopback, wire: WireFormat, iters: number): Promise<EchoTiming> {
+  const n = shape[0] * shape[1] * shape[2];
+  const tokens = shape[0] * shape[1];
+  // Realistic magnitudes: activations O(1), gradients O(1e-4) (mean over tokens).
+  const acts = Float32Array.from({ length: n }, (_, j) => Math.sin(j * 0.37) * 2);
+  const grad = Float32Array.from({ length: n }, (_, j) => Math.cos(j * 0.11) * 1e-4);
+  const targets = new Int32Array(tokens).fill(50256);
+  const mask = new Float32Array(tokens).fill(1);
+  let codec = 0;
+  lb.setHandler(async (m) => {
+    let t = performance.now();
+    const a = decodeTensor(m.acts);
+    const g = encodeTensor({ shape: a.shape, data: grad }, wire);
+    codec += performance.now() - t;
+    return { v: PROTOCOL_VERSION, runId: 'bench', step: m.step, grad: g, loss: 1 };
+  });
+  const rt: number[] = [];
+  const cd: number[] = [];
+  for (let i = 0; i < iters + 2; i++) {
+    codec = 0;
+    const t0 = performance.now();
+    const msg: ActivationsMessage = {
+      v: PROTOCOL_VERSION, runId: 'bench', step: i, round: 0, batch: shape[0], seqLen: shape[1],
+      acts: encodeTensor({ shape, data: acts }, wire), targets, mask,
+    };
+    codec += performance.now() - t0;
+    const reply = await roundTrip(lb, msg);
+    const t1 = performance.now();
+    decodeTensor(reply.grad);
+    const t2 = performance.now();
+    codec += t2 - t1;
+    if (i >= 2) {
+      rt.push(t2 - t0);
+      cd.push(codec);
+    }
+  }
+  return {
+    model: name, shape: shape.join('×'), wire, roundTripMs: mean(rt), codecMs: mean(cd),
+    messageBytes: 2 * wireBytes(shape, wire) + targets.byteLength + mask.byteLength,
+  };
+}
+
 // ---- (3): wire formats: bytes and the loss drift they cause --------------------------------
 
 interface WireRun {
@@ -236,8 +306,8 @@ function roundtripTensor(t: HostTensor, fmt: WireFormat): { out: HostTensor; rel
 
 async function trainWithWire(cfg: GPT2Config, weights: Weights, bs: Batch[], actsFmt: WireFormat, gradFmt: WireFormat) {
   const cut = defaultCut(cfg);
-  const client = new ClientModel(cfg, weights, cut, { ...subOpts(1), optimizer: { lr: 2e-3, ...SPLITLORA_ADAMW } });
-  const server = new ServerModel(cfg, weights, cut, { ...subOpts(2), optimizer: { lr: 2e-3, ...SPLITLORA_ADAMW } });
+  const client = new ClientModel(cfg, weights, cut, { ...subOpts(1), optimizer: { lr: WIRE_LR, ...SPLITLORA_ADAMW } });
+  const server = new ServerModel(cfg, weights, cut, { ...subOpts(2), optimizer: { lr: WIRE_LR, ...SPLITLORA_ADAMW } });
   const losses: number[] = [];
   const actsErr: number[] = [];
   const gradErr: number[] = [];
@@ -366,42 +436,60 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
   const backend = await selectNodeBackend(opts.backend ?? 'auto', log);
   const tStart = performance.now();
   const gpt2: Spec = { name: 'gpt2', cfg: PRESETS.gpt2, batch: quick ? 1 : 2, seqLen: 32 };
-  const nano: Spec = { name: 'nano', cfg: PRESETS.nano, batch: 8, seqLen: 64 };
+  const nano: Spec = { name: 'nano', cfg: PRESETS.nano, batch: 4, seqLen: 32 };
   const iters = quick ? 2 : 4;
 
   log(`bench-split: backend ${backend}, ${quick ? 'quick' : 'full'} run; LoRA r=${DEFAULT_LORA.r} on ${DEFAULT_LORA.targets.join(',')}, cut = defaultCut (a quarter of the blocks, ≥1)`);
   let t = performance.now();
-  const nanoW = toWeights(initGpt2Weights(nano.cfg, 0));
+  const nanoRec = initGpt2Weights(nano.cfg, 0);
+  const nanoW = toWeights(nanoRec);
+  // For the wire study: a wider wte (as the server tests do) so that LoRA can move the tied
+  // head's logits on a random base and the loss actually falls over 50 steps.
+  const nanoWide = toWeights({ ...nanoRec, 'wte.weight': { ...nanoRec['wte.weight'], data: nanoRec['wte.weight'].data.map((x) => x * 25) } });
   const gpt2W = toWeights(initGpt2Weights(gpt2.cfg, 0));
   log(`bench-split: weights ready in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const lb = await loopback();
   try {
     // (1) + (2)
-    log('\n(1)+(2) split step by part, vs the same step unsplit');
+    log('\n(1)+(2) split step by part (wire f32, the real socket.io + msgpack loopback in the middle), vs the same step unsplit');
     const steps: StepTiming[] = [];
     for (const spec of [nano, gpt2]) {
-      for (const wire of quick ? (['f32'] as WireFormat[]) : WIRE_FORMATS) {
-        t = performance.now();
-        steps.push(await timeSplit(spec, spec === nano ? nanoW : gpt2W, lb, wire, 1, spec === nano ? iters * 2 : iters));
-        log(`  ${spec.name} wire ${wire}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
-      }
+      t = performance.now();
+      steps.push(await timeSplit(spec, spec === nano ? nanoW : gpt2W, lb, 'f32', 1, spec === nano ? iters + 2 : iters));
+      log(`  ${spec.name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
     const stepTable = formatTable(
-      ['model', 'layers×d', 'cut', 'B×T tokens', 'wire', 'client fwd ms', 'client bwd ms', 'server ms', 'codec+transport ms', '(codec ms)', 'split ms', 'unsplit ms', 'split/unsplit', 'compute/unsplit', 'msg bytes'],
-      steps.map((s) => [s.model, s.shape, s.cut, s.tokens, s.wire, f(s.clientForwardMs, 1), f(s.clientBackwardMs, 1), f(s.serverMs, 1), f(s.transportMs, 2), f(s.codecMs, 2), f(s.splitMs, 1), f(s.unsplitMs, 1), f(s.ratio, 3), f(s.computeRatio, 3), s.messageBytes]),
+      ['model', 'layers×d', 'cut', 'B×T tokens', 'client fwd ms', 'client bwd ms', 'server ms', 'codec+transport ms', 'split ms', 'unsplit ms', 'split/unsplit', 'compute/unsplit'],
+      steps.map((s) => [s.model, s.shape, s.cut, s.tokens, f(s.clientForwardMs, 1), f(s.clientBackwardMs, 1), f(s.serverMs, 1), f(s.transportMs, 2), f(s.splitMs, 1), f(s.unsplitMs, 1), f(s.ratio, 3), f(s.computeRatio, 3)]),
     );
     const share = formatTable(
-      ['model', 'wire', 'client compute', 'codec+transport', 'server compute'],
-      steps.map((s) => [s.model, s.wire, pct(s.clientMs / s.splitMs), pct(s.transportMs / s.splitMs), pct(s.serverMs / s.splitMs)]),
+      ['model', 'client compute', 'codec+transport', 'server compute'],
+      steps.map((s) => [s.model, pct(s.clientMs / s.splitMs), pct(s.transportMs / s.splitMs), pct(s.serverMs / s.splitMs)]),
     );
-    log(`\n${stepTable}\n\nshare of the split step's wall time:\n${share}`);
+    log(`\n${stepTable}\n(client bwd includes the recomputed forward; compute/unsplit = (client + server compute) / unsplit)\n\nshare of the split step's wall time:\n${share}`);
+
+    // (1b)
+    log('\n(1b) codec + transport alone per wire format: activations out, gradient back, no compute');
+    const echoes: EchoTiming[] = [];
+    for (const spec of [nano, gpt2]) {
+      const shape: [number, number, number] = [spec.batch, spec.seqLen, spec.cfg.nEmbd];
+      for (const wire of WIRE_FORMATS) echoes.push(await timeEcho(spec.name, shape, lb, wire, quick ? 10 : 30));
+    }
+    // A GPT-2 S training batch as the reference runs it (8×128) shows where the codec starts to matter.
+    if (!quick) for (const wire of WIRE_FORMATS) echoes.push(await timeEcho('gpt2 8×128', [8, 128, 768], lb, wire, 10));
+    log(formatTable(
+      ['model', 'B×T×d', 'wire', 'round trip ms', 'of which codec ms', 'message bytes (both ways)'],
+      echoes.map((e) => [e.model, e.shape, e.wire, f(e.roundTripMs, 2), f(e.codecMs, 2), e.messageBytes]),
+    ));
 
     // (3)
     const wireSteps = 50;
-    log(`\n(3) wire formats on ${nano.name} (${nano.batch}×≤${nano.seqLen}), ${wireSteps} split steps each, same seeds and batches, lr 2e-3`);
+    
     const pairs: [WireFormat, WireFormat][] = [['f32', 'f32'], ['f16', 'f16'], ['int8', 'int8']];
-    if (!quick) pairs.push(['f16', 'f32'], ['int8', 'f32'], ['int8', 'f16']);
-    const wires = await wireStudy(nano, nanoW, wireSteps, pairs, log);
+    if (!quick) pairs.push(['f16', 'f32'], ['int8', 'f32']);
+    const wireSpec: Spec = { ...nano, batch: quick ? 2 : 4 };
+    log(`\n(3) wire formats on ${nano.name} (wte ×25; ${wireSpec.batch}×≤${wireSpec.seqLen}), ${wireSteps} split steps each, same seeds and batches, lr ${WIRE_LR}`);
+    const wires = await wireStudy(wireSpec, nanoWide, wireSteps, pairs, log);
     const gptD = gpt2.cfg.nEmbd;
     const wireTable = formatTable(
       ['acts/grad', `B/token d=${nano.cfg.nEmbd}`, `B/token d=${gptD}`, 'vs f32', 'acts rel err', 'grad rel err', 'final loss', 'Δ final', 'Δ last-10 mean', 'mean |Δ| curve', 'max |Δ| curve'],
@@ -416,10 +504,9 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
     // (4)
     const counts = [1, 2, 4, 8];
     const rounds = quick ? 3 : 5;
-    const small: Spec = { ...nano, batch: 2, seqLen: 32 };
+    const small: Spec = { ...nano, batch: quick ? 1 : 2, seqLen: 32 };
     log(`\n(4) ServerEngine throughput, ${rounds} rounds of N concurrent requests after a warm-up round`);
     const thr = await throughput(small, nanoW, counts, rounds, log);
-    if (!quick) thr.push(...(await throughput({ ...gpt2, batch: 1, seqLen: 32 }, gpt2W, [1, 2, 4], 2, log)));
     const thrTable = formatTable(
       ['model', 'tokens/request', 'clients', 'batched tokens/s', 'one-at-a-time tokens/s', 'batched speed-up', 'batched ms/round', 'one-at-a-time ms/round'],
       thr.filter((r) => r.batching).map((b) => {
@@ -434,26 +521,12 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
       backend, quick, totalSeconds: totalS,
       lora: DEFAULT_LORA, labelSmoothing: SMOOTHING,
       splitStep: steps,
-      wire: { model: nano.name, steps: wireSteps, batch: nano.batch, seqLen: nano.seqLen, runs: wires, recommended: rec.format, reason: rec.reason },
+      codecTransport: echoes,
+      wire: { model: nano.name, wteScale: 25, lr: WIRE_LR, steps: wireSteps, batch: wireSpec.batch, seqLen: wireSpec.seqLen, runs: wires, recommended: rec.format, reason: rec.reason },
       throughput: thr,
     };
   } finally {
     await lb.close();
-    for (const w of [nanoW, gpt2W]) for (const x of Object.values(w)) x.dispose();
+    for (const w of [nanoW, nanoWide, gpt2W]) for (const x of Object.values(w)) x.dispose();
   }
-}
-
-// `npx tsx apps/cli/src/bench-split.ts [--quick] [--backend wasm]`: the JSON result on stdout.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = process.argv.slice(2);
-  const bi = args.indexOf('--backend');
-  runSplitBench({ quick: args.includes('--quick'), backend: bi >= 0 ? args[bi + 1] : undefined })
-    .then((r) => {
-      process.stdout.write(JSON.stringify(r) + '\n');
-      process.exit(0);
-    })
-    .catch((e: unknown) => {
-      process.stderr.write(`bench-split: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    });
 }

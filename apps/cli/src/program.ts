@@ -1,6 +1,8 @@
 // The `splitlora` command line: one commander program, one module per command.
 import { Command } from 'commander';
 import { benchModelCommand } from './commands/bench-model';
+import { benchSplitCommand } from './commands/bench-split';
+import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
 import { initModelCommand } from './commands/init-model';
 import { metricsCommand } from './commands/metrics';
@@ -17,7 +19,9 @@ export function createProgram(): Command {
     .addCommand(scoreCommand())
     .addCommand(generateCommand())
     .addCommand(benchModelCommand())
-    .addCommand(metricsCommand());
+    .addCommand(benchSplitCommand())
+    .addCommand(metricsCommand())
+    .addCommand(evalCommand());
   // Subcommands inherit neither help-after-error nor the output settings; set them on each.
   for (const c of program.commands) c.showHelpAfterError(`(run "splitlora ${c.name()} --help" for usage)`);
   return program;
