@@ -14,8 +14,16 @@ export function encodeText(s: string): number[] {
   return encode(s, PLAIN_TEXT);
 }
 
+// Token 187 is the lone byte 0xFF, never valid in UTF-8. gpt-tokenizer decodes through one shared
+// streaming TextDecoder, so the bytes of an unfinished character would be held back and leak into
+// the next call; appending 0xFF flushes them as U+FFFD (Python's errors='replace'), and the U+FFFD
+// of the 0xFF itself is dropped.
+const BYTE_FF = 187;
+
+/** GPT-2 BPE decode, stateless: a trailing partial character becomes U+FFFD. */
 export function decodeTokens(ids: Iterable<number>): string {
-  return decode(ids);
+  decode([BYTE_FF]); // drop anything an earlier caller left in the shared decoder
+  return decode([...ids, BYTE_FF]).slice(0, -1);
 }
 
 /**

@@ -23,17 +23,9 @@ export function oneLine(s: string): string {
   return pyStrip(s.replace(PY_LINE_BREAKS, ' '));
 }
 
-// Token 187 is the lone byte 0xFF, never valid in UTF-8: decoding it makes a streaming
-// TextDecoder emit whatever it holds. gpt-tokenizer 4 decodes with one shared TextDecoder in
-// stream mode, so bytes of an unfinished character would otherwise be held back and leak into
-// the next decode call. Python's bytes.decode(errors='replace') gives U+FFFD for them instead.
-const BYTE_FF = 187;
-
 /** GPT-2 BPE decode with Python's semantics for a trailing partial character (U+FFFD), stateless. */
 export function decodeGenerated(tokens: readonly number[]): string {
-  decodeTokens([BYTE_FF]); // drop anything an earlier call left in the shared decoder
-  const text = decodeTokens([...tokens, BYTE_FF]);
-  return text.slice(0, -1); // the U+FFFD of the 0xFF itself
+  return decodeTokens(tokens);
 }
 
 /** SplitLoRA/LoRA's post-processing of generated token ids (stop token included or not). */
