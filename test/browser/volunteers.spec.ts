@@ -200,3 +200,23 @@ test('a picked file is parsed in the page, and a bad line is named clearly', asy
   await page.locator('#file').setInputFiles({ name: 'e2e.txt', mimeType: 'text/plain', buffer: Buffer.from(e2e) });
   await expect(page.locator('#data-status')).toHaveText('2 examples from e2e.txt');
 });
+
+test('closing one tab mid-round does not stall the run', async ({ context }) => {
+  const tabs = await Promise.all([1, 2, 3].map(async (seed) => {
+    const page = await context.newPage();
+    await page.goto(`${base}/?sample=1&autostart=1&seed=${10 + seed}&n=12`);
+    return page;
+  }));
+  const res = await app.inject({
+    method: 'POST', url: '/api/runs', headers: { authorization: `Bearer ${TOKEN}` },
+    payload: { interval: 3, rounds: 2, minClients: 3, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, wire: 'f16', stepDeadlineMs: 120_000, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } },
+  });
+  expect(res.statusCode).toBe(201);
+  const runId = res.json().id as string;
+  await expect.poll(() => stepOf(tabs[2]), { timeout: 150_000 }).toBeGreaterThanOrEqual(1);
+  await tabs[2].close(); // gone in the middle of round 0
+  const runStatus = async () => (await app.inject({ url: `/api/runs/${runId}` })).json() as { status: string; round: number };
+  await expect.poll(async () => (await runStatus()).status, { timeout: 180_000, intervals: [1000] }).toBe('finished');
+  expect((await runStatus()).round).toBe(2);
+  for (const t of tabs.slice(0, 2)) expect(await statusOf(t)).toBe('finished');
+});
