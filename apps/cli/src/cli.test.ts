@@ -1,9 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gpt2ParamShapes, numel } from '@splitlora/model';
+import { PRESETS, gpt2ParamShapes, numel } from '@splitlora/model';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromOptions } from './commands/init-model';
+import { intAtLeast } from './options';
 import { runCli } from './test-helpers';
 
 let tmp: string;
@@ -44,20 +46,28 @@ describe('splitlora CLI', () => {
     expect((await loadGpt2Dir(out)).config.nLayer).toBe(1);
   });
 
-  it('init-model errors name what is missing or wrong, and refuse to overwrite', async () => {
+  it('init-model errors print one clear line and exit non-zero', async () => {
     const x = join(tmp, 'x');
-    const [missing, indivisible, unknown, badInt, again] = await Promise.all([
+    const [missing, unknown, again] = await Promise.all([
       runCli(['init-model', '--layers', '2', '--out', x]),
-      runCli(['init-model', '--preset', 'nano', '--embd', '50', '--out', x]),
       runCli(['init-model', '--preset', 'nano', '--bogus', '1', '--out', x]),
-      runCli(['init-model', '--preset', 'nano', '--layers', '1.5', '--out', x]),
-      runCli(['init-model', '--preset', 'nano', '--layers', '1', '--out', join(tmp, 'nano16')]),
+      runCli(['init-model', '--preset', 'nano', '--layers', '1', '--out', join(tmp, 'nano16')]), // written above
     ]);
-    for (const r of [missing, indivisible, unknown, badInt, again]) expect(r.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/--preset NAME or all of --layers, --embd and --heads \(missing --embd, --heads\)/);
-    expect(indivisible.stderr).toMatch(/n_embd \(50\) must be divisible by n_head \(3\)/);
+    for (const r of [missing, unknown, again]) {
+      expect(r.code).not.toBe(0);
+      expect(r.stdout).toBe('');
+    }
+    expect(missing.stderr).toMatch(/^splitlora: error: init-model needs --preset NAME or all of --layers, --embd and --heads \(missing --embd, --heads\)$/m);
     expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
-    expect(badInt.stderr).toMatch(/--layers.*expected an integer >= 1, got "1.5"/);
     expect(again.stderr).toMatch(/already exists; pass --force/);
+  });
+
+  it('configFromOptions: preset fields, overrides, and validation', () => {
+    expect(configFromOptions({ preset: 'gpt2-medium', positions: 256 })).toEqual({ ...PRESETS['gpt2-medium'], nPositions: 256 });
+    expect(configFromOptions({ layers: 1, embd: 8, heads: 2 })).toEqual({ vocabSize: 50257, nPositions: 1024, nEmbd: 8, nLayer: 1, nHead: 2, layerNormEps: 1e-5 });
+    expect(() => configFromOptions({ preset: 'nano', embd: 50 })).toThrow('init-model: n_embd (50) must be divisible by n_head (3)');
+    expect(() => intAtLeast(1)('1.5')).toThrow('expected an integer >= 1, got "1.5"');
+    expect(() => intAtLeast(0)('-1')).toThrow('expected an integer >= 0, got "-1"');
+    expect(intAtLeast(0)('0')).toBe(0);
   });
 });

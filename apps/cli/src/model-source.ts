@@ -11,8 +11,11 @@ export const DEFAULT_MODEL_ID = 'default-nano';
 
 /**
  * The offline default: a random "nano" GPT-2 (3 layers, 3 heads, d=48, 128 positions, GPT-2
- * vocabulary) with wte std 0.5 instead of 0.02, so a LoRA adapter visibly lowers the loss
- * within tens of steps (measured: see the CLI report / README).
+ * vocabulary) with wte std 0.5 instead of 0.02, so that a LoRA adapter visibly lowers the loss.
+ * Measured on wasm: LoRA r=4 on q,v, AdamW lr 1e-3, 50 steps of 8 syntheticE2E examples; drop of
+ * the held-out NLL per wte std: 0.02 → 0.04, 0.1 → 0.08, 0.25 → 0.65, 0.5 → 1.50, 1.0 → 0.53.
+ * (A large wte makes the random model confidently predict its input token, so its loss starts
+ * above the uniform log V ≈ 10.8: 24.2 at 0.5.)
  */
 export const DEFAULT_MODEL: { config: GPT2Config; init: Required<InitRecord> } = {
   config: PRESETS.nano,

@@ -1,26 +1,16 @@
-// buildApp builds the server and never listens (tests inject; main listens). Plugins: the API
-// (runs and health), the client-model files, the built web app, and socket.io for volunteers.
-import { existsSync } from 'node:fs';
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+// buildApp builds the server and never listens (tests inject; main listens). Plugins: the
+// operator API (api.ts), the run store and checkpoints (store.ts, checkpoint.ts), the client-model
+// files, the built web app, and socket.io for volunteers.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import type { Server } from 'socket.io';
-import {
-  ServerModel, SPLITLORA_ADAMW, defaultCut, linearSchedule, serverTensorNames, toWeights,
-  type GPT2Config, type TensorRecord, type Weights,
-} from '@splitlora/model';
-import { activationBytes, maxMessageBytes } from '@splitlora/protocol';
-import { ServerEngine } from './engine';
-import { buildClientFiles, type ClientModelFiles } from './model-files';
-import { Run } from './run';
-import { parseSettings, type RunSettings } from './settings';
-import { admitLobby, attachSockets } from './socket';
+import { registerApi } from './api';
+import { ApiError, RunManager, type LoadedModel } from './run-manager';
+import { attachSockets } from './socket';
+import { Store } from './store';
 
-export interface LoadedModel {
-  id: string;
-  config: GPT2Config;
-  weights: TensorRecord;
-}
+export { RunManager, type LoadedModel } from './run-manager';
 
 export interface AppOptions {
   model: LoadedModel;
@@ -28,6 +18,11 @@ export interface AppOptions {
   token: string;
   /** Built web app (vite build output). */
   webDir?: string;
+  /**
+   * Where runs are kept: <dataDir>/splitlora.db (SQLite) and <dataDir>/runs/<id>/checkpoint-*.
+   * Without it the history lives in memory and no checkpoints are written.
+   */
+  dataDir?: string;
   logger?: boolean | object;
   backend?: string;
   /** Largest batch × sequence a run may configure; sizes socket.io's message limit. */
@@ -35,94 +30,22 @@ export interface AppOptions {
   maxSeqLen?: number;
 }
 
-/** Runs, model parts and client files; one run is current at a time. */
-export class RunManager {
-  readonly runs = new Map<string, Run>();
-  current: Run | null = null;
-  io: Server | null = null;
-  private serverWeights = new Map<number, Weights>();
-  private clientFiles = new Map<number, ClientModelFiles>();
-
-  constructor(readonly model: LoadedModel, readonly limits: { maxBatch: number; maxSeqLen: number }, private log: FastifyInstance['log']) {}
-
-  cutOf(s: RunSettings): number {
-    const cut = s.cut || defaultCut(this.model.config);
-    if (cut < 1 || cut >= this.model.config.nLayer) throw new Error(`run settings/cut: ${cut} must be between 1 and ${this.model.config.nLayer - 1}`);
-    return cut;
-  }
-
-  files(cut: number): ClientModelFiles {
-    let f = this.clientFiles.get(cut);
-    if (!f) this.clientFiles.set(cut, (f = buildClientFiles(this.model.config, this.model.weights, cut)));
-    return f;
-  }
-
-  filesByHash(hash: string): ClientModelFiles | undefined {
-    return [...this.clientFiles.values()].find((f) => f.hash === hash);
-  }
-
-  create(input: unknown): Run {
-    if (this.current?.active) throw Object.assign(new Error(`run ${this.current.id} is still ${this.current.state}; stop it first`), { statusCode: 409 });
-    const settings = parseSettings(input);
-    const cut = this.cutOf(settings);
-    const { config } = this.model;
-    if (settings.batch > this.limits.maxBatch || settings.seqLen > Math.min(this.limits.maxSeqLen, config.nPositions)) {
-      throw new Error(`run settings: batch ${settings.batch} × seqLen ${settings.seqLen} exceeds this server's limit ${this.limits.maxBatch} × ${Math.min(this.limits.maxSeqLen, config.nPositions)} (raise --max-batch/--max-seq-len)`);
-    }
-    let weights = this.serverWeights.get(cut);
-    if (!weights) {
-      weights = toWeights(Object.fromEntries(serverTensorNames(config, cut).map((n) => [n, this.model.weights[n]])));
-      this.serverWeights.set(cut, weights);
-    }
-    this.files(cut);
-    const totalServerSteps = settings.rounds * settings.interval * Math.max(1, settings.minClients);
-    const lora = { r: settings.lora.r, alpha: settings.lora.alpha, dropout: settings.lora.dropout, targets: settings.lora.targets as never };
-    const serverModel = new ServerModel(config, weights, cut, {
-      lora,
-      seed: settings.seed,
-      optimizer: { lr: settings.serverLr, ...SPLITLORA_ADAMW, schedule: settings.serverSchedule === 'constant' ? undefined : linearSchedule(Math.min(settings.serverWarmup, Math.floor(totalServerSteps / 10)), totalServerSteps) },
-    });
-    const engine = new ServerEngine(serverModel, { batching: settings.batching, maxGroup: 16, smoothing: settings.labelSmoothing, seed: settings.seed });
-    const run = new Run({ settings, modelId: this.model.id, config, cut, engine });
-    run.on('metric', (m) => {
-      if (m.kind !== 'step') this.log.info({ run: run.id, ...m }, `run ${m.kind}`);
-    });
-    run.on('close', () => serverModel.dispose());
-    this.runs.set(run.id, run);
-    this.current = run;
-    run.start();
-    if (this.io) admitLobby(this.io);
-    this.log.info({ run: run.id, cut, settings }, 'run created');
-    return run;
-  }
-
-  summary(run: Run) {
-    const steps = [...run.clients.values()];
-    const losses = steps.map((c) => c.lastLoss).filter((x): x is number => x !== null);
-    return {
-      id: run.id, name: run.settings.name, status: run.state, round: run.round, rounds: run.settings.rounds, step: run.globalStep,
-      clients: run.connected().length, lastLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
-      settings: run.settings, cut: this.cutOf(run.settings), modelId: this.model.id,
-    };
-  }
-}
-
-function checkToken(expected: string) {
-  const want = Buffer.from(expected);
-  return async (req: FastifyRequest, reply: FastifyReply) => {
-    const got = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer\s+/i, ''));
-    if (got.length !== want.length || !timingSafeEqual(got, want)) {
-      return reply.code(401).send({ error: 'E_AUTH', message: 'this needs the operator token: send "Authorization: Bearer <token>" (printed when the server started)' });
-    }
-  };
-}
+export const DB_FILE = 'splitlora.db';
 
 export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance; manager: RunManager }> {
-  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    // Unknown fields are errors, not silently dropped; query strings still coerce to numbers.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   const limits = { maxBatch: opts.maxBatch ?? 16, maxSeqLen: opts.maxSeqLen ?? 256 };
-  const manager = new RunManager(opts.model, limits, app.log);
-  const auth = checkToken(opts.token);
+  const dataDir = opts.dataDir ? resolve(opts.dataDir) : null;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const store = new Store(dataDir ? join(dataDir, DB_FILE) : ':memory:');
+  const manager = new RunManager(opts.model, limits, app.log, store, dataDir);
   const { config } = opts.model;
+  if (dataDir) await manager.resumeInterrupted();
 
   // socket.io shares the HTTP server; it is attached once Fastify has created it.
   app.addHook('onReady', async () => {
@@ -130,51 +53,28 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     manager.io = attachSockets(app.server, { currentRun: () => manager.current, log: app.log }, { dModel: config.nEmbd, maxBatch: limits.maxBatch, maxSeqLen: Math.min(limits.maxSeqLen, config.nPositions), adapterParams: Math.min(adapterParams, 64 * 1024 * 1024) });
   });
   app.addHook('onClose', async () => {
+    // Runs stop their clocks first, so departing sockets cannot close rounds; a live run keeps
+    // its status in the store and resumes when the server starts again on this data directory.
     for (const r of manager.runs.values()) r.close();
     await manager.io?.close();
+    await manager.close();
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, _req, reply) => {
-    const status = err.statusCode ?? (err.validation ? 400 : 400);
-    reply.code(status).send({ error: status === 409 ? 'E_CONFLICT' : 'E_BAD_REQUEST', message: err.message });
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    const status = err.validation ? 400 : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) app.log.error({ err }, 'request failed');
+    reply.code(status).send({ error: status === 500 ? 'E_INTERNAL' : 'E_BAD_REQUEST', message: status === 500 ? 'the server failed on this request; see its log' : err.message });
   });
 
-  app.get('/api/health', async () => ({ ok: true, model: opts.model.id, backend: opts.backend ?? null, run: manager.current?.id ?? null }));
-
-  app.get('/api/runs', async () => ({ runs: [...manager.runs.values()].map((r) => manager.summary(r)) }));
-
-  app.get<{ Params: { id: string } }>('/api/runs/:id', async (req, reply) => {
-    const run = manager.runs.get(req.params.id);
-    if (!run) return reply.code(404).send({ error: 'E_NOT_FOUND', message: `no run "${req.params.id}"` });
-    return {
-      ...manager.summary(run),
-      clientList: [...run.clients.values()].map((c) => ({
-        id: c.id, connected: c.connected, backend: c.backend, userAgent: c.userAgent, examples: c.examples, steps: c.steps,
-        tokens: c.tokens, bytesUp: c.bytesUp, bytesDown: c.bytesDown, lastLoss: c.lastLoss, lastSeen: c.lastSeen,
-      })),
-    };
-  });
-
-  app.post('/api/runs', { preHandler: auth }, async (req, reply) => {
-    const run = manager.create(req.body ?? {});
-    return reply.code(201).send(manager.summary(run));
-  });
-
-  for (const action of ['pause', 'resume', 'stop'] as const) {
-    app.post<{ Params: { id: string } }>(`/api/runs/:id/${action}`, { preHandler: auth }, async (req, reply) => {
-      const run = manager.runs.get(req.params.id);
-      if (!run) return reply.code(404).send({ error: 'E_NOT_FOUND', message: `no run "${req.params.id}"` });
-      run[action]();
-      return manager.summary(run);
-    });
-  }
+  registerApi(app, manager, { token: opts.token, backend: opts.backend });
 
   // The client submodel: /api/model says where the current run's files are; the files themselves
   // are immutable under their hash.
   app.get('/api/model', async (_req, reply) => {
     const run = manager.current;
     if (!run) return reply.code(404).send({ error: 'E_NOT_FOUND', message: 'no run yet; the operator has not started one' });
-    const f = manager.files(manager.cutOf(run.settings));
+    const f = manager.files(run.opts.cut);
     return { modelId: opts.model.id, hash: f.hash, config: `/model/${f.hash}/config.json`, weights: `/model/${f.hash}/client.safetensors`, bytes: f.safetensors.byteLength };
   });
   app.get<{ Params: { hash: string; file: string } }>('/model/:hash/:file', async (req, reply) => {
@@ -191,7 +91,5 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   } else {
     app.get('/', async (_req, reply) => reply.type('text/plain').send('The web app is not built: run "npm run build:web", then restart the server.'));
   }
-  void activationBytes;
-  void maxMessageBytes;
   return { app, manager };
 }

@@ -47,6 +47,7 @@ export interface EngineStats {
 
 export class ServerEngine {
   private queue: Pending[] = [];
+  private exclusive: { fn: () => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private running = false;
   readonly stats: EngineStats = { serverSteps: 0, tokens: 0, busyMs: 0 };
 
@@ -64,11 +65,27 @@ export class ServerEngine {
     return this.queue.length;
   }
 
+  /**
+   * Runs `fn` between two server steps, with no step in progress (e.g. to snapshot the adapter
+   * and optimizer state for a checkpoint: no half-applied update can slip in between tensors).
+   */
+  between<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.exclusive.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      void this.drain();
+    });
+  }
+
   private async drain(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 || this.exclusive.length > 0) {
+        const job = this.exclusive.shift();
+        if (job) {
+          await job.fn().then(job.resolve, job.reject);
+          continue;
+        }
         const group = this.queue.splice(0, this.opts.batching ? this.opts.maxGroup : 1);
         try {
           const replies = await this.step(group);

@@ -1,6 +1,15 @@
 // @splitlora/server: the Fastify + socket.io server of SplitLoRA.
-export { buildApp, RunManager, type AppOptions, type LoadedModel } from './app';
-export { Run, type ClientRecord, type RunMetric } from './run';
+export { buildApp, DB_FILE, type AppOptions } from './app';
+export { ApiError, RunManager, type ClientInfo, type LoadedModel, type Recovery } from './run-manager';
+export { Run, type ClientRecord, type RunMetric, type RunRestore } from './run';
 export { ServerEngine, type EngineOptions } from './engine';
 export { parseSettings, RunSettingsSchema, type RunSettings } from './settings';
 export { serve, DEFAULT_WEB_DIR, type ServeOptions } from './serve';
+export { Store, type ClientRow, type MetricRow, type MetricQuery, type RoundRow, type RunRow } from './store';
+export {
+  CheckpointCorrupt, KEEP_CHECKPOINTS, checkpointName, decodeCheckpoint, encodeCheckpoint, listCheckpoints, loadLatestCheckpoint, writeCheckpoint,
+  type CheckpointData, type CheckpointState, type LoadedCheckpoint,
+} from './checkpoint';
+export { adapterArchive, type AdapterArchiveInput } from './adapter-archive';
+export { readTar, writeTar, type TarEntry } from './tar';
+export { metricsCsv } from './metrics-csv';

@@ -31,16 +31,36 @@ export interface ClientRecord {
   bytesUp: number;
   bytesDown: number;
   lastLoss: number | null;
+  /** Tokens per second over this client's recent steps (server clock, network included). */
+  tokensPerSec: number | null;
+  firstSeen: number;
   lastSeen: number;
+  /** When its last gradient went out (for tokensPerSec). */
+  lastStepAt: number | null;
   inFlight: boolean;
   /** Rounds this client was dropped from (it waits for the next aggregate). */
   excludedRound: number | null;
 }
 
 export interface RunMetric {
-  kind: 'step' | 'round' | 'client' | 'state';
+  /** "throughput" samples come from the recorder (persistence.ts), not from the run itself. */
+  kind: 'step' | 'round' | 'client' | 'state' | 'throughput';
   at: number;
   [k: string]: unknown;
+}
+
+/** What a run resumed from a checkpoint starts with (see run-manager.ts). */
+export interface RunRestore {
+  createdAt: number;
+  /** The round counter to continue from (the checkpointed round + 1). */
+  round: number;
+  globalStep: number;
+  /** The averaged client adapter of the checkpoint. */
+  average: TensorRecord;
+  /** A run that was paused stays paused until the operator resumes it. */
+  paused: boolean;
+  /** Known clients (disconnected until they say hello with their resume token again). */
+  clients: Omit<ClientRecord, 'connected' | 'send' | 'stepsInRound' | 'lastStepAt' | 'inFlight' | 'excludedRound'>[];
 }
 
 export interface RunOptions {
@@ -53,11 +73,13 @@ export interface RunOptions {
   now?: () => number;
   /** Largest L2 norm accepted for one adapter tensor. */
   maxAdapterNorm?: number;
+  restore?: RunRestore;
 }
 
 export class Run extends EventEmitter {
   readonly id: string;
   readonly settings: RunSettings;
+  readonly createdAt: number;
   state: RunStateName | 'paused' = 'waiting';
   round = 0;
   globalStep = 0;
@@ -70,6 +92,9 @@ export class Run extends EventEmitter {
   private readonly strategy = new FedAvgStrategy();
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** A resumed run waits for minClients again before its first round, like a new one. */
+  private quorumGate: boolean;
 
   constructor(readonly opts: RunOptions) {
     super();
@@ -81,6 +106,18 @@ export class Run extends EventEmitter {
     this.average = initLora(opts.config, this.lora, 0, opts.cut, s.seed);
     this.tracker = new RoundTracker({ now: this.now, uploadTimeoutMs: s.stepDeadlineMs });
     this.deadlines = new StepDeadline({ now: this.now, timeoutMs: s.stepDeadlineMs });
+    this.createdAt = opts.restore?.createdAt ?? this.now();
+    this.quorumGate = true;
+    const r = opts.restore;
+    if (r) {
+      this.round = r.round;
+      this.globalStep = r.globalStep;
+      this.average = r.average;
+      if (r.paused) this.state = 'paused';
+      for (const c of r.clients) {
+        this.clients.set(c.id, { ...c, connected: false, send: () => {}, stepsInRound: 0, lastStepAt: null, inFlight: false, excludedRound: null });
+      }
+    }
   }
 
   /** What a client needs to train. */
@@ -117,10 +154,15 @@ export class Run extends EventEmitter {
   }
 
   resume(): void {
-    if (this.state === 'paused') {
-      this.setState('training');
-      for (const c of this.connected()) if (this.tracker.isExpected(c.id)) this.deadlines.arm(c.id);
+    if (this.state !== 'paused') return;
+    if (this.tracker.round === null) {
+      // Paused between rounds (e.g. restored from a checkpoint while paused): wait for clients.
+      this.setState('waiting');
+      this.maybeBegin();
+      return;
     }
+    this.setState('training');
+    for (const c of this.connected()) if (this.tracker.isExpected(c.id)) this.deadlines.arm(c.id);
   }
 
   stop(): void {
@@ -130,9 +172,11 @@ export class Run extends EventEmitter {
     this.close();
   }
 
+  /** Stops the clock. After this, departures are only noted (a server shutting down must not close rounds). */
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.closed = true;
   }
 
   get active(): boolean {
@@ -162,7 +206,8 @@ export class Run extends EventEmitter {
   private maybeBegin(): void {
     if (this.state !== 'waiting') return;
     const ready = this.connected().filter((c) => c.examples > 0).length;
-    if (ready < (this.round === 0 ? this.settings.minClients : 1)) return;
+    if (ready < (this.quorumGate ? this.settings.minClients : 1)) return;
+    this.quorumGate = false;
     this.openRound();
     this.setState('training');
   }
@@ -184,24 +229,28 @@ export class Run extends EventEmitter {
     let rec: ClientRecord | undefined;
     let resumed = false;
     if (msg.clientId !== undefined) {
+      // An id this run never issued (e.g. from an earlier run) just joins as a new client; a
+      // known id needs its own resume token, so nobody can take over someone else's record.
       const known = this.clients.get(msg.clientId);
-      if (!known || known.resumeToken !== msg.resumeToken) {
-        throw new ProtocolError('E_AUTH', 'this client id is unknown or the resume token does not match; connect without a clientId to join as a new client');
+      if (known && known.resumeToken !== msg.resumeToken) {
+        throw new ProtocolError('E_AUTH', 'the resume token does not match this client id; connect without a clientId to join as a new client');
       }
-      if (known.connected) throw new ProtocolError('E_AUTH', 'this client id is connected on another socket');
-      rec = known;
-      resumed = true;
+      if (known?.connected) throw new ProtocolError('E_AUTH', 'this client id is connected on another socket');
+      if (known) {
+        rec = known;
+        resumed = true;
+      }
     }
     if (!rec) {
       const id = `c-${randomBytes(4).toString('hex')}`;
       rec = {
         id, resumeToken: randomBytes(16).toString('hex'), backend: msg.backend, userAgent: msg.userAgent, examples: msg.examples,
-        connected: true, send, stepsInRound: 0, steps: 0, tokens: 0, bytesUp: 0, bytesDown: 0, lastLoss: null,
-        lastSeen: this.now(), inFlight: false, excludedRound: null,
+        connected: true, send, stepsInRound: 0, steps: 0, tokens: 0, bytesUp: 0, bytesDown: 0, lastLoss: null, tokensPerSec: null,
+        firstSeen: this.now(), lastSeen: this.now(), lastStepAt: null, inFlight: false, excludedRound: null,
       };
       this.clients.set(id, rec);
     }
-    Object.assign(rec, { connected: true, send, backend: msg.backend, userAgent: msg.userAgent, examples: msg.examples, lastSeen: this.now(), inFlight: false });
+    Object.assign(rec, { connected: true, send, backend: msg.backend, userAgent: msg.userAgent, examples: msg.examples, lastSeen: this.now(), lastStepAt: null, inFlight: false });
     // A (re)joining client starts from the current average and takes part from the next round.
     rec.stepsInRound = 0;
     rec.excludedRound = this.tracker.isExpected(rec.id) ? rec.excludedRound : null;
@@ -217,6 +266,7 @@ export class Run extends EventEmitter {
 
   disconnect(rec: ClientRecord): void {
     rec.connected = false;
+    if (this.closed) return;
     this.deadlines.disarm(rec.id);
     if (this.tracker.fail(rec.id, 'disconnect')) this.emit('metric', { kind: 'client', at: this.now(), event: 'dropped', clientId: rec.id, round: this.round, reason: 'disconnect' } satisfies RunMetric);
     this.emit('metric', { kind: 'client', at: this.now(), event: 'left', clientId: rec.id } satisfies RunMetric);
@@ -247,7 +297,13 @@ export class Run extends EventEmitter {
       rec.tokens += msg.batch * msg.seqLen;
       rec.bytesUp += bytes;
       rec.lastLoss = reply.loss;
-      rec.lastSeen = this.now();
+      const now = this.now();
+      if (rec.lastStepAt !== null && now > rec.lastStepAt) {
+        const tps = (msg.batch * msg.seqLen * 1000) / (now - rec.lastStepAt);
+        rec.tokensPerSec = rec.tokensPerSec === null ? tps : 0.7 * rec.tokensPerSec + 0.3 * tps; // smoothed over ~3 steps
+      }
+      rec.lastStepAt = now;
+      rec.lastSeen = now;
       this.globalStep += 1;
       const out = { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, grad, loss: reply.loss } as const;
       rec.bytesDown += grad.data.byteLength + 64;
@@ -301,7 +357,7 @@ export class Run extends EventEmitter {
     if (agg.tensors) this.average = agg.tensors;
     this.emit('metric', {
       kind: 'round', at: this.now(), round: outcome.round, participants: agg.participants.length, failures: outcome.failures.map((f) => `${f.clientId}:${f.reason}`),
-      closedBy: outcome.closedBy, aggregated: agg.tensors !== null, reason: agg.reason,
+      closedBy: outcome.closedBy, aggregated: agg.tensors !== null, reason: agg.reason, openedAt: outcome.openedAt, globalStep: this.globalStep,
     } satisfies RunMetric);
     this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants });
     this.round += 1;

@@ -1,5 +1,5 @@
-// Starts the server for real: listens, prints the volunteer and dashboard URLs with the operator
-// token, and optionally creates a first run.
+// Starts the server for real: resumes an interrupted run from the data directory, listens, prints
+// the volunteer and dashboard URLs with the operator token, and optionally creates a first run.
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { buildApp, type LoadedModel } from './app';
@@ -23,7 +23,7 @@ export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../dist/web', import
 export async function serve(opts: ServeOptions) {
   const token = opts.token ?? randomBytes(12).toString('base64url');
   const { app, manager } = await buildApp({
-    model: opts.model, token, backend: opts.backend, webDir: opts.webDir ?? DEFAULT_WEB_DIR,
+    model: opts.model, token, backend: opts.backend, webDir: opts.webDir ?? DEFAULT_WEB_DIR, dataDir: opts.dataDir,
     logger: { level: process.env.LOG_LEVEL ?? 'info' }, maxBatch: opts.maxBatch, maxSeqLen: opts.maxSeqLen,
   });
   await app.listen({ port: opts.port, host: opts.host });
@@ -31,13 +31,17 @@ export async function serve(opts: ServeOptions) {
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   const shown = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host;
   const base = `http://${shown}:${port}`;
-  if (opts.autoRun) manager.create(opts.autoRun);
+  // A run resumed from the data directory takes precedence over the first run of --run/auto-run.
+  const resumed = manager.current?.active ? manager.current : null;
+  if (opts.autoRun && !resumed) manager.create(opts.autoRun);
   const lines = [
     '',
     `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), backend ${opts.backend}`,
     `  Volunteers open:   ${base}/`,
     `  Operator API:      ${base}/api/runs   (changes need "Authorization: Bearer ${token}")`,
     `  Operator token:    ${token}`,
+    ...(opts.dataDir ? [`  Data directory:    ${opts.dataDir}`] : []),
+    ...(resumed ? [`  Resumed run:       ${resumed.id} at round ${resumed.round}, global step ${resumed.globalStep}`] : []),
     '',
   ];
   process.stderr.write(lines.join('\n') + '\n');

@@ -33,7 +33,7 @@ export function serveCommand(): Command {
     .option('--model <dir|hub id>', `model directory or Hugging Face id (default: the offline ${DEFAULT_MODEL_ID})`)
     .addOption(backendOption())
     .option('--token <token>', 'operator token (default: random at each start)')
-    .option('--data-dir <dir>', 'where runs are kept', '.data')
+    .option('--data-dir <dir>', 'where runs are kept (SQLite history and checkpoints); an interrupted run there resumes at start', '.data')
     .option('--no-auto-run', 'do not start a demo run; wait for the operator')
     .option('--run <file>', 'JSON file with the settings of the first run (instead of the demo run)')
     .option('--max-batch <n>', 'largest batch a run may use (sizes the message limit)', intAtLeast(1), 16)
@@ -51,7 +51,9 @@ export function serveCommand(): Command {
         }
       }
       const id = o.model ?? DEFAULT_MODEL_ID;
-      await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen });
+      const { app } = await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen });
+      // Ctrl-C / SIGTERM: write what is waiting and close the store; the run resumes at the next start.
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void app.close().finally(() => process.exit(0)));
       await new Promise(() => {}); // serve until killed
     });
 }

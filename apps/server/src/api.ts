@@ -1,0 +1,91 @@
+// The operator REST API. Each route has its JSON schema next to its handler; every route that
+// changes anything needs "Authorization: Bearer <operator token>", checked before the body is
+// even parsed, so a request without it changes nothing and learns nothing about the body.
+import { timingSafeEqual } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { metricsCsv } from './metrics-csv';
+import type { RunManager } from './run-manager';
+import { RunSettingsSchema } from './settings';
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+type IdParams = Static<typeof IdParams>;
+
+const MetricsQuery = Type.Object(
+  {
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
+    /** Entries at or after this time (ms since the epoch, server clock). */
+    since: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** Entries with an id above this one (a cursor that never repeats an entry). */
+    after: Type.Optional(Type.Integer({ minimum: 0 })),
+    kind: Type.Optional(Type.String({ maxLength: 32 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+type MetricsQuery = Static<typeof MetricsQuery>;
+
+/** Every field optional here: parseSettings fills the defaults and checks the whole. */
+const CreateRunBody = Type.Partial(RunSettingsSchema);
+
+export function operatorAuth(expected: string) {
+  const want = Buffer.from(expected);
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    const got = Buffer.from(m?.[1] ?? '');
+    if (!m || got.length !== want.length || !timingSafeEqual(got, want)) {
+      return reply.code(401).send({ error: 'E_AUTH', message: 'this needs the operator token: send "Authorization: Bearer <token>" (printed when the server started)' });
+    }
+  };
+}
+
+export function registerApi(app: FastifyInstance, manager: RunManager, opts: { token: string; backend?: string }): void {
+  const auth = operatorAuth(opts.token);
+  const mutating = { onRequest: auth };
+
+  app.get('/api/health', async () => ({
+    ok: true, model: manager.model.id, backend: opts.backend ?? null, run: manager.current?.id ?? null, persistent: manager.dataDir !== null,
+  }));
+
+  app.get('/api/runs', async () => ({ runs: manager.list() }));
+
+  app.get<{ Params: IdParams }>('/api/runs/:id', { schema: { params: IdParams } }, async (req) => manager.detail(req.params.id));
+
+  app.get<{ Params: IdParams; Querystring: MetricsQuery }>('/api/runs/:id/metrics', { schema: { params: IdParams, querystring: MetricsQuery } }, async (req, reply) => {
+    const { id } = req.params;
+    if (!manager.exists(id)) return reply.code(404).send({ error: 'E_NOT_FOUND', message: `no run "${id}"; GET /api/runs lists them` });
+    const { format, ...q } = req.query;
+    const metrics = manager.store.metrics(id, q);
+    if (format === 'csv') {
+      reply.header('content-disposition', `attachment; filename="${id}-metrics.csv"`);
+      return reply.type('text/csv; charset=utf-8').send(metricsCsv(metrics));
+    }
+    return { metrics };
+  });
+
+  app.get<{ Params: IdParams }>('/api/runs/:id/rounds', { schema: { params: IdParams } }, async (req, reply) => {
+    const { id } = req.params;
+    if (!manager.exists(id)) return reply.code(404).send({ error: 'E_NOT_FOUND', message: `no run "${id}"; GET /api/runs lists them` });
+    return { rounds: manager.store.rounds(id) };
+  });
+
+  app.get<{ Params: IdParams }>('/api/runs/:id/adapter', { schema: { params: IdParams } }, async (req, reply) => {
+    const { bytes, filename } = await manager.adapterArchive(req.params.id);
+    reply.header('content-disposition', `attachment; filename="${filename}"`);
+    return reply.type('application/x-tar').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+
+  app.post<{ Body: Static<typeof CreateRunBody> }>('/api/runs', { ...mutating, schema: { body: CreateRunBody } }, async (req, reply) => {
+    const run = manager.create(req.body ?? {});
+    return reply.code(201).send(manager.summary(run));
+  });
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post<{ Params: IdParams }>(`/api/runs/:id/${action}`, { ...mutating, schema: { params: IdParams } }, async (req) => {
+      const run = manager.live(req.params.id);
+      run[action]();
+      return manager.summary(run);
+    });
+  }
+  app.post<{ Params: IdParams }>('/api/runs/:id/stop', { ...mutating, schema: { params: IdParams } }, async (req) => manager.stop(req.params.id));
+}
