@@ -4,8 +4,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Evaluations } from './evaluations';
 import { metricsCsv } from './metrics-csv';
-import type { RunManager } from './run-manager';
+import { ApiError, type RunManager } from './run-manager';
 import { RunSettingsSchema } from './settings';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -25,6 +26,15 @@ const MetricsQuery = Type.Object(
 );
 type MetricsQuery = Static<typeof MetricsQuery>;
 
+const EvaluateBody = Type.Object(
+  {
+    data: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1 })),
+    e2eMrs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+
 /** Every field optional here: parseSettings fills the defaults and checks the whole. */
 const CreateRunBody = Type.Partial(RunSettingsSchema);
 
@@ -39,7 +49,7 @@ export function operatorAuth(expected: string) {
   };
 }
 
-export function registerApi(app: FastifyInstance, manager: RunManager, opts: { token: string; backend?: string }): void {
+export function registerApi(app: FastifyInstance, manager: RunManager, opts: { token: string; backend?: string; evaluations: Evaluations }): void {
   const auth = operatorAuth(opts.token);
   const mutating = { onRequest: auth };
 
@@ -88,4 +98,14 @@ export function registerApi(app: FastifyInstance, manager: RunManager, opts: { t
     });
   }
   app.post<{ Params: IdParams }>('/api/runs/:id/stop', { ...mutating, schema: { params: IdParams } }, async (req) => manager.stop(req.params.id));
+
+  // Held-out loss/perplexity (and optionally the E2E metrics) of the run's current adapters.
+  app.post<{ Params: IdParams; Body: Static<typeof EvaluateBody> }>('/api/runs/:id/evaluate', { ...mutating, schema: { params: IdParams, body: EvaluateBody } }, async (req, reply) => {
+    const ev = opts.evaluations.start(req.params.id, req.body ?? {});
+    return reply.code(202).send({ evaluationId: ev.id, evaluation: ev });
+  });
+  app.get<{ Params: IdParams }>('/api/runs/:id/evaluations', { schema: { params: IdParams } }, async (req) => {
+    if (!manager.exists(req.params.id)) throw new ApiError(404, 'E_NOT_FOUND', `no run "${req.params.id}"`);
+    return { evaluations: opts.evaluations.list(req.params.id) };
+  });
 }

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import { Evaluations } from './evaluations';
 import { registerApi } from './api';
 import { ApiError, RunManager, type LoadedModel } from './run-manager';
 import { attachSockets } from './socket';
@@ -67,7 +68,8 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     reply.code(status).send({ error: status === 500 ? 'E_INTERNAL' : 'E_BAD_REQUEST', message: status === 500 ? 'the server failed on this request; see its log' : err.message });
   });
 
-  registerApi(app, manager, { token: opts.token, backend: opts.backend });
+  const evaluations = new Evaluations(manager, app.log);
+  registerApi(app, manager, { token: opts.token, backend: opts.backend, evaluations });
 
   // The client submodel: /api/model says where the current run's files are; the files themselves
   // are immutable under their hash.

@@ -173,7 +173,7 @@ export class RunManager {
     return run;
   }
 
-  private loraOf(s: RunSettings): LoraConfig {
+  loraOf(s: RunSettings): LoraConfig {
     return { r: s.lora.r, alpha: s.lora.alpha, dropout: s.lora.dropout, targets: s.lora.targets as LoraConfig['targets'] };
   }
 

@@ -38,6 +38,7 @@ export async function serve(opts: ServeOptions) {
     '',
     `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), backend ${opts.backend}`,
     `  Volunteers open:   ${base}/`,
+    `  Operator dashboard: ${base}/dashboard.html#token=${token}`,
     `  Operator API:      ${base}/api/runs   (changes need "Authorization: Bearer ${token}")`,
     `  Operator token:    ${token}`,
     ...(opts.dataDir ? [`  Data directory:    ${opts.dataDir}`] : []),
