@@ -157,7 +157,7 @@ export class Api {
 
   rounds = async (id: string) => (await this.json<{ rounds: RoundInfo[] }>('GET', `/api/runs/${enc(id)}/rounds`)).rounds;
   evaluations = async (id: string) => (await this.json<{ evaluations: Evaluation[] }>('GET', `/api/runs/${enc(id)}/evaluations`)).evaluations;
-  evaluate = (id: string, body: { data?: string; limit?: number }) => this.json<{ evaluationId: string }>('POST', `/api/runs/${enc(id)}/evaluate`, body);
+  evaluate = (id: string, body: { data?: string; limit?: number; e2eMrs?: number }) => this.json<{ evaluationId: string }>('POST', `/api/runs/${enc(id)}/evaluate`, body);
 
   /** A file download (adapter archive, metrics CSV) as a blob and the server's file name. */
   async download(path: string): Promise<{ blob: Blob; filename: string | null }> {

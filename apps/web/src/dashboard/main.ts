@@ -203,8 +203,9 @@ byId<HTMLFormElement>('eval-form').addEventListener('submit', (ev) => {
   if (!w) return;
   const data = byId<HTMLInputElement>('eval-data').value.trim();
   const limit = Number(byId<HTMLInputElement>('eval-limit').value);
+  const e2eMrs = Number(byId<HTMLInputElement>('eval-e2e').value);
   void act(async () => {
-    await api.evaluate(w.id, { ...(data ? { data } : {}), ...(limit > 0 ? { limit } : {}) });
+    await api.evaluate(w.id, { ...(data ? { data } : {}), ...(limit > 0 ? { limit } : {}), ...(e2eMrs > 0 ? { e2eMrs } : {}) });
     w.watchEvaluations();
   }, 'Evaluation started.');
 });
