@@ -138,6 +138,14 @@ test('the dashboard starts a run, watches two volunteers train, and steers the r
     for (const b of blocks) expect(part === 'client' ? b < cut : b >= cut, `${part} block ${b}, cut ${cut}`).toBe(true);
   }
 
+  // Evaluation: held-out loss of the run's adapters, with its result in the table.
+  await page.locator('#eval-limit').fill('8');
+  await expect(page.locator('#eval-start')).toBeEnabled();
+  await page.locator('#eval-start').click();
+  await expect(page.locator('#evaluations tbody tr').first()).toContainText('done', { timeout: 60_000 });
+  await expect(page.locator('#evaluations thead')).toContainText('meanNll');
+  expect(Number(await page.locator('#evaluations tbody tr td.num').first().textContent())).toBeGreaterThan(0);
+
   // Stop: the run is over, shown read-only, and stays in the runs list.
   await page.locator('#stop').click();
   await expect(page.locator('#run-status')).toHaveText('stopped');
