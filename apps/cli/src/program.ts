@@ -1,5 +1,6 @@
 // The `splitlora` command line: one commander program, one module per command.
 import { Command } from 'commander';
+import { benchCommand } from './commands/bench';
 import { benchModelCommand } from './commands/bench-model';
 import { benchSplitCommand } from './commands/bench-split';
 import { evalCommand } from './commands/eval';
@@ -8,6 +9,7 @@ import { initModelCommand } from './commands/init-model';
 import { metricsCommand } from './commands/metrics';
 import { scoreCommand } from './commands/score';
 import { serveCommand } from './commands/serve';
+import { simulateCommand } from './commands/simulate';
 
 export function createProgram(): Command {
   const program = new Command('splitlora')
@@ -21,7 +23,9 @@ export function createProgram(): Command {
     .addCommand(benchModelCommand())
     .addCommand(benchSplitCommand())
     .addCommand(metricsCommand())
-    .addCommand(evalCommand());
+    .addCommand(evalCommand())
+    .addCommand(simulateCommand())
+    .addCommand(benchCommand());
   // Subcommands inherit neither help-after-error nor the output settings; set them on each.
   for (const c of program.commands) c.showHelpAfterError(`(run "splitlora ${c.name()} --help" for usage)`);
   return program;

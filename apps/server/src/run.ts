@@ -361,12 +361,14 @@ export class Run extends EventEmitter {
     } satisfies RunMetric);
     this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants });
     this.round += 1;
+    // After the last round, say "finished" before the final average, so no client starts a step.
+    const last = this.round >= this.settings.rounds;
+    if (last) this.setState('finished');
     for (const c of this.connected()) {
       c.send('aggregate', { v: PROTOCOL_VERSION, runId: this.id, round: outcome.round, tensors: this.average, participants: agg.participants.length });
       c.bytesDown += Object.values(this.average).reduce((s, t) => s + t.data.byteLength, 0);
     }
-    if (this.round >= this.settings.rounds) {
-      this.setState('finished');
+    if (last) {
       this.close();
       return;
     }

@@ -1,0 +1,117 @@
+// bench: CenLoRA, SplitLoRA and FedLoRA side by side on the same data, partition, seeds and
+// hyper-parameters. Writes a run folder (report.md, SVG plots, results.json, CSVs); with --json
+// the last stdout line is one JSON object keyed by method.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { selectNodeBackend } from '@splitlora/backend/node';
+import { toWeights } from '@splitlora/model';
+import { intAtLeast, positiveNumber } from '../options';
+import { CliError, log, printResult } from '../output';
+import { progressBar } from '../progress';
+import { runBench } from '../sim/bench';
+import { addRunOptions, commandLine, loadSimModel, simData, trainSettings, type RunFlags } from '../sim/flags';
+import { DEFAULT_LATENCY, latencyParams } from '../sim/latency';
+import { LATENCY_ASSUMPTIONS, jsonByMethod, writeBenchReport } from '../sim/report';
+import { METHODS, type Method } from '../sim/types';
+
+interface BenchFlags extends RunFlags {
+  methods: string;
+  out?: string;
+  clientTflops: number;
+  serverTflops: number;
+  centralTflops?: number;
+  uplinkMbps: number;
+  downlinkMbps: number;
+  rttMs: number;
+  targetPpl?: number;
+  e2eEval: boolean;
+  e2eMrs: number;
+  e2eBeams: number;
+}
+
+function parseMethods(list: string): Method[] {
+  const ms = list.split(',').map((m) => m.trim()).filter(Boolean);
+  const bad = ms.filter((m) => !(METHODS as readonly string[]).includes(m));
+  if (bad.length || ms.length === 0) throw new CliError(`--methods: unknown method ${bad.join(', ') || '(none)'}; use a comma-separated subset of ${METHODS.join(',')}`);
+  return [...new Set(ms)] as Method[];
+}
+
+/** Word-wraps `text` to `width` columns; continuation lines get `indent`. */
+function wrap(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '  ';
+  for (const word of text.split(' ')) {
+    if (line.trim() && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = indent;
+    }
+    line += (line.trim() ? ' ' : '') + word;
+  }
+  return [...lines, line].join('\n');
+}
+
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
+
+export function benchCommand(): Command {
+  const cmd = new Command('bench').description('CenLoRA, SplitLoRA and FedLoRA on the same data and settings: held-out curves, client cost, modelled and measured time, time to a target perplexity; writes a report folder');
+  addRunOptions(cmd)
+    .option('--methods <list>', 'methods to run, comma-separated', METHODS.join(','))
+    .option('--out <dir>', 'run folder (default ./bench-runs/<timestamp>)')
+    .option('--client-tflops <x>', 'latency model: sustained client FLOP rate, TFLOP/s', positiveNumber, DEFAULT_LATENCY.clientTflops)
+    .option('--server-tflops <x>', 'latency model: sustained server FLOP rate, TFLOP/s', positiveNumber, DEFAULT_LATENCY.serverTflops)
+    .option('--central-tflops <x>', 'latency model: CenLoRA machine\'s FLOP rate, TFLOP/s (default: the client rate)', positiveNumber)
+    .option('--uplink-mbps <x>', 'latency model: client → server bandwidth, Mbit/s', positiveNumber, DEFAULT_LATENCY.uplinkMbps)
+    .option('--downlink-mbps <x>', 'latency model: server → client bandwidth, Mbit/s', positiveNumber, DEFAULT_LATENCY.downlinkMbps)
+    .option('--rtt-ms <x>', 'latency model: round-trip time, ms', positiveNumber, DEFAULT_LATENCY.rttMs)
+    .option('--target-ppl <x>', 'held-out perplexity to reach (default: 80% of the way, in loss, from the start to the worst method\'s best)', positiveNumber)
+    .option('--no-e2e-eval', 'skip the E2E metrics of the final adapters')
+    .option('--e2e-mrs <n>', 'held-out MRs decoded for the E2E metrics', intAtLeast(1), 20)
+    .option('--e2e-beams <k>', 'beam width for the E2E outputs (the paper: 10)', intAtLeast(1), 10)
+    .addHelpText('after', [
+      '',
+      'Latency model (defaults named above; see report.md for the full statement):',
+      ...LATENCY_ASSUMPTIONS.map((a) => wrap(`- ${a.replace(/`/g, '')}`, 96, '    ')),
+      '',
+      'Example:',
+      '  splitlora bench --methods cen,split,fed --clients 3 --steps 60 --interval 10 --lr 2e-3 --out bench-runs/nano --json',
+    ].join('\n'))
+    .action(async (o: BenchFlags, self: Command) => {
+      const methods = parseMethods(o.methods);
+      const backend = await selectNodeBackend(o.backend, log);
+      const model = await loadSimModel(o.model);
+      const s = trainSettings(o, model);
+      const data = await simData(o);
+      const out = o.out ?? join('bench-runs', stamp());
+      const latency = latencyParams({ ...o, centralTflops: o.centralTflops ?? o.clientTflops });
+      log(`bench: ${methods.join(', ')}; ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
+      const weights = toWeights(model.weights);
+      const startedAt = new Date().toISOString();
+      try {
+        const result = await runBench(model, weights, s, data, {
+          methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000,
+          e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams } : null,
+        }, {
+          log,
+          phase: (label, total) => {
+            const bar = progressBar(total, `${label.padEnd(16)} [{bar}] {value}/{total} | {loss} | ETA {eta_formatted}`);
+            return { update: (d, loss) => bar.update(d, { loss: loss === undefined ? '' : `loss ${loss.toFixed(3)}` }), stop: () => bar.stop() };
+          },
+        });
+        const report = await writeBenchReport(out, result, {
+          command: commandLine(self), modelId: model.id, config: model.config, dataSource: data.source, partition: o.partition,
+          heldoutExamples: data.heldout.length, backend, startedAt,
+        });
+        log(`bench: report written to ${report}`);
+        if (o.json) printResult(jsonByMethod(result));
+        else {
+          const md = await readFile(report, 'utf8');
+          const results = md.slice(md.indexOf('## Results'), md.indexOf('## Plots'));
+          process.stdout.write(results);
+        }
+      } finally {
+        for (const t of Object.values(weights)) t.dispose();
+      }
+    });
+  return cmd;
+}

@@ -1,0 +1,170 @@
+// `splitlora bench`: CenLoRA, SplitLoRA and FedLoRA on the same data, partition, seeds and
+// hyper-parameters; held-out curves, client costs, modelled and measured time, time to a target
+// perplexity and the ratios between methods.
+import type { E2EScores } from '@splitlora/metrics';
+import type { Weights } from '@splitlora/model';
+import { runCen } from './cen';
+import { adapterParams, messageSizes, modelDownloadBytes, peakTrainingBytes, stepFlops } from './costs';
+import { e2eMetrics, heldoutCurve, type CurvePoint, type E2EOptions } from './evaluate';
+import { runFed } from './fed';
+import { modelledTime, modelledTimeAt, timeToTarget, type LatencyParams, type MethodWork, type ModelledTime } from './latency';
+import { runSplitInProcess } from './split-in-process';
+import { METHOD_NAMES, type Method, type MethodRun, type RunHooks, type SimData, type SimModel, type TrainSettings } from './types';
+
+export interface BenchCurvePoint extends CurvePoint {
+  modelledSeconds: number;
+}
+
+export interface MethodReport {
+  method: Method;
+  name: string;
+  clients: number;
+  /** Local steps per client (CenLoRA: its own steps, clients × S). */
+  steps: number;
+  aggregations: number;
+  curve: BenchCurvePoint[];
+  finalHeldoutLoss: number;
+  finalPerplexity: number;
+  bestPerplexity: number;
+  /** Final adapter's E2E metrics on the held-out MRs, or null when skipped. */
+  e2e: E2EScores | null;
+  trainableParams: { client: number; server: number };
+  /** FLOPs of one local step on one client (CenLoRA: 0, its clients train nothing). */
+  clientFlopsPerStep: number;
+  /** FLOPs the server (SplitLoRA) or central machine (CenLoRA) spends per client step. */
+  serverFlopsPerStep: number;
+  /** Mean per client over the run: on the wire for SplitLoRA; the same protocol's bytes for FedLoRA; the data upload for CenLoRA. */
+  bytesPerClient: { up: number; down: number };
+  /** One-off model download per client (float32 weights). */
+  modelDownloadBytes: number;
+  /** Peak tfjs bytes of one training step on a client (CenLoRA: 0; see peakCentralBytes). */
+  peakClientBytes: number;
+  /** CenLoRA only: the same for its central machine. */
+  peakCentralBytes: number | null;
+  modelled: ModelledTime;
+  modelledSeconds: number;
+  wallSeconds: number;
+  timeToTarget: { modelledSeconds: number | null; wallSeconds: number | null };
+  /** other method → (its modelled time to target) / (this method's): "this many times sooner". */
+  speedup: Partial<Record<Method, number | null>>;
+  backends: string[];
+  meanSeqLen: number;
+}
+
+export interface BenchResult {
+  settings: TrainSettings;
+  latency: LatencyParams;
+  targetPerplexity: number;
+  targetSource: 'given' | 'default';
+  methods: Partial<Record<Method, MethodReport>>;
+  /** Training losses per method and client, for the CSV. */
+  losses: Partial<Record<Method, number[][]>>;
+}
+
+export interface BenchOptions {
+  methods: Method[];
+  latency: LatencyParams;
+  /** Held-out perplexity to reach; default: defaultTarget. */
+  targetPerplexity?: number;
+  e2e: E2EOptions | null;
+  stallMs?: number;
+}
+
+export interface BenchHooks {
+  /** A progress bar per phase: returns the per-step hook and a stop function. */
+  phase?: (label: string, total: number) => { update: (done: number, loss?: number) => void; stop: () => void };
+  log?: (message: string) => void;
+}
+
+async function train(method: Method, model: SimModel, weights: Weights, s: TrainSettings, data: SimData, hooks: RunHooks, stallMs?: number): Promise<MethodRun> {
+  if (method === 'cen') return runCen(model, weights, s, data, hooks);
+  if (method === 'fed') return runFed(model, weights, s, data, hooks);
+  return runSplitInProcess(model, s, data, hooks, { stallMs });
+}
+
+function work(method: Method, model: SimModel, s: TrainSettings, T: number): MethodWork {
+  const f = stepFlops(method, model.config, s.lora, s.cut, s.batch, T);
+  const m = messageSizes(method, model.config, s.lora, s.cut, s.batch, Math.max(1, Math.round(T)), s.wire);
+  return {
+    method, clients: s.clients, steps: s.steps, interval: s.interval, clientStepFlops: f.client, serverStepFlops: f.server,
+    stepUpBytes: m.stepUp, stepDownBytes: m.stepDown, aggUpBytes: m.aggUp, aggDownBytes: m.aggDown,
+  };
+}
+
+/**
+ * 80% of the way (in held-out loss) from the shared starting loss to the worst of the methods'
+ * best losses: every method reaches it, and none only at its very last checkpoint by definition.
+ * When no method improved, the starting perplexity (every time to target is then 0).
+ */
+export function defaultTarget(reports: readonly { curve: readonly CurvePoint[] }[]): number {
+  const start = Math.max(...reports.map((r) => r.curve[0].heldoutLoss));
+  const worstBest = Math.max(...reports.map((r) => Math.min(...r.curve.map((p) => p.heldoutLoss))));
+  return Math.exp(worstBest < start ? start - 0.8 * (start - worstBest) : start);
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+export async function runBench(model: SimModel, weights: Weights, s: TrainSettings, data: SimData, o: BenchOptions, hooks: BenchHooks = {}): Promise<BenchResult> {
+  const log = hooks.log ?? (() => {});
+  const { config } = model;
+  const reports: Partial<Record<Method, MethodReport>> = {};
+  const losses: Partial<Record<Method, number[][]>> = {};
+  let wholeBytes: number | null = null;
+  for (const method of o.methods) {
+    const name = METHOD_NAMES[method];
+    const bar = hooks.phase?.(`${name} train`, s.clients * s.steps);
+    const run = await train(method, model, weights, s, data, { onStep: (d, _t, loss) => bar?.update(d, loss) }, o.stallMs).finally(() => bar?.stop());
+    const shape = method === 'cen' ? `${run.stepsPerClient} steps on the pooled data` : `${run.clients} clients × ${run.stepsPerClient} steps`;
+    log(`${name}: ${shape} in ${run.wallSeconds.toFixed(1)} s, training loss ${mean(run.losses.map((l) => l[0])).toFixed(3)} → ${mean(run.losses.map((l) => l[l.length - 1])).toFixed(3)}`);
+    const evalBar = hooks.phase?.(`${name} eval`, run.checkpoints.length);
+    const points = await heldoutCurve(model, weights, s, data.heldout, run.checkpoints, (d) => evalBar?.update(d)).finally(() => evalBar?.stop());
+    let e2e: E2EScores | null = null;
+    if (o.e2e) {
+      const e2eBar = hooks.phase?.(`${name} E2E`, Math.min(o.e2e.mrs, new Set(data.heldoutText.map((e) => e.context)).size));
+      e2e = await e2eMetrics(model, weights, s, run.checkpoints[run.checkpoints.length - 1].adapter, data.heldoutText, { ...o.e2e, onProgress: (d) => e2eBar?.update(d) }).finally(() => e2eBar?.stop());
+    }
+    const w = work(method, model, s, run.meanSeqLen);
+    const modelled = modelledTime(w, o.latency);
+    const curve = points.map((p) => ({ ...p, modelledSeconds: modelledTimeAt(w, modelled, p.globalStep) }));
+    const T = Math.max(1, run.maxSeqLen);
+    let peakClient = 0;
+    let peakCentral: number | null = null;
+    if (method === 'split') peakClient = await peakTrainingBytes('client-part', model, s, T);
+    else {
+      wholeBytes ??= await peakTrainingBytes('whole', model, s, T);
+      if (method === 'fed') peakClient = wholeBytes;
+      else peakCentral = wholeBytes;
+    }
+    const L = config.nLayer;
+    const trainable = method === 'split'
+      ? { client: adapterParams(config, s.lora, 0, s.cut), server: adapterParams(config, s.lora, s.cut, L) }
+      : method === 'fed' ? { client: adapterParams(config, s.lora, 0, L), server: 0 } : { client: 0, server: adapterParams(config, s.lora, 0, L) };
+    const last = curve[curve.length - 1];
+    reports[method] = {
+      method, name, clients: run.clients, steps: run.stepsPerClient, aggregations: run.aggregations, curve,
+      finalHeldoutLoss: last.heldoutLoss, finalPerplexity: last.perplexity, bestPerplexity: Math.min(...curve.map((p) => p.perplexity)), e2e,
+      trainableParams: trainable, clientFlopsPerStep: w.clientStepFlops, serverFlopsPerStep: w.serverStepFlops,
+      bytesPerClient: { up: mean(run.bytesUp), down: mean(run.bytesDown) }, modelDownloadBytes: modelDownloadBytes(method, model, s.cut),
+      peakClientBytes: peakClient, peakCentralBytes: peakCentral, modelled, modelledSeconds: modelled.totalSeconds, wallSeconds: run.wallSeconds,
+      timeToTarget: { modelledSeconds: null, wallSeconds: null }, speedup: {}, backends: run.backends, meanSeqLen: run.meanSeqLen,
+    };
+    losses[method] = run.losses;
+  }
+  const all = Object.values(reports) as MethodReport[];
+  const target = o.targetPerplexity ?? defaultTarget(all);
+  for (const r of all) {
+    r.timeToTarget = {
+      modelledSeconds: timeToTarget(r.curve.map((p) => ({ seconds: p.modelledSeconds, perplexity: p.perplexity })), target),
+      wallSeconds: timeToTarget(r.curve.map((p) => ({ seconds: p.wallSeconds, perplexity: p.perplexity })), target),
+    };
+  }
+  for (const r of all) {
+    for (const other of all) {
+      if (other === r) continue;
+      const mine = r.timeToTarget.modelledSeconds;
+      const theirs = other.timeToTarget.modelledSeconds;
+      r.speedup[other.method] = mine && theirs !== null && mine > 0 ? theirs / mine : null;
+    }
+  }
+  return { settings: s, latency: o.latency, targetPerplexity: target, targetSource: o.targetPerplexity === undefined ? 'default' : 'given', methods: reports, losses };
+}

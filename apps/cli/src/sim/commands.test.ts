@@ -1,0 +1,73 @@
+// The two commands end to end on a tiny model in this process: flags in, the --json line out
+// (exactly the issue's fields for simulate; one object keyed by method for bench) and the run folder.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { benchCommand } from '../commands/bench';
+import { simulateCommand } from '../commands/simulate';
+import { writeRandomModel } from '../random-model';
+import { TINY } from './test-model';
+
+let tmp: string;
+let modelDir: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'splitlora-simcmd-'));
+  modelDir = join(tmp, 'tiny');
+  await writeRandomModel(modelDir, TINY, { seed: 1, wteStd: 0.5 });
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** Runs a command and returns the last stdout line, parsed. */
+async function lastJson(cmd: { parseAsync(argv: string[]): Promise<unknown> }, args: string[]): Promise<Record<string, any>> {
+  const out: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await cmd.parseAsync(['node', 'splitlora', ...args]);
+  } finally {
+    spy.mockRestore();
+    err.mockRestore();
+  }
+  return JSON.parse(out.join('').trimEnd().split('\n').pop()!);
+}
+
+const common = ['--backend', 'wasm', '--clients', '2', '--steps', '2', '--interval', '1', '--batch', '2', '--seq-len', '32', '--lr', '1e-2', '--examples', '40', '--heldout', '6', '--wire', 'int8', '--json'];
+
+describe('splitlora simulate --in-process --json', () => {
+  it('prints exactly the issue\'s fields', async () => {
+    const r = await lastJson(simulateCommand(), ['--model', modelDir, '--in-process', ...common]);
+    expect(Object.keys(r).sort()).toEqual(['aggregations', 'backends', 'bytesDown', 'bytesUp', 'clients', 'finalLoss', 'heldoutLoss', 'initialLoss', 'method', 'steps', 'wallSeconds']);
+    expect(r).toMatchObject({ method: 'split', clients: 2, steps: 2, aggregations: 2, backends: ['wasm', 'wasm'] });
+    for (const k of ['initialLoss', 'finalLoss', 'heldoutLoss', 'wallSeconds']) expect(Number.isFinite(r[k]) && r[k] > 0, k).toBe(true);
+    // int8 activations: about one byte per element (2 steps × 2 rows × ≤32 positions × 32 wide) plus the rest.
+    for (const b of r.bytesUp) expect(b).toBeGreaterThan(2 * 2 * 16 * 32);
+  });
+});
+
+describe('splitlora bench --json', () => {
+  it('runs the three methods and writes the run folder', async () => {
+    const out = join(tmp, 'bench');
+    const r = await lastJson(benchCommand(), ['--model', modelDir, '--methods', 'cen,split,fed', '--out', out, '--e2e-mrs', '2', '--e2e-beams', '2', '--rtt-ms', '10', ...common]);
+    expect(Object.keys(r)).toEqual(['cen', 'split', 'fed']);
+    for (const m of ['cen', 'split', 'fed']) {
+      expect(r[m].curve).toHaveLength(3); // start and after each of the 2 rounds
+      expect(Object.keys(r[m].e2e).sort()).toEqual(['BLEU', 'CIDEr', 'METEOR', 'NIST', 'ROUGE_L']);
+      expect(r[m].timeToTarget.targetPerplexity).toBeGreaterThan(1);
+      expect(r[m].modelledSeconds).toBeGreaterThan(0);
+    }
+    expect(r.split.trainableParams.client).toBeLessThan(r.fed.trainableParams.client);
+    expect(r.split.clientFlopsPerStep).toBeLessThan(r.fed.clientFlopsPerStep);
+    expect(r.split.peakClientBytes).toBeLessThan(r.fed.peakClientBytes);
+    expect(r.cen.clientFlopsPerStep).toBe(0);
+    expect(r.split.modelledStep.commSeconds).toBeGreaterThan(0.01); // one 10 ms RTT per step, plus transfers
+    const files = await readdir(out);
+    for (const f of ['report.md', 'results.json', 'summary.csv', 'curves.csv', 'loss-vs-steps.svg', 'loss-vs-time.svg', 'bytes.svg', 'client-cost.svg']) expect(files).toContain(f);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('--methods cen,split,fed');
+  });
+});

@@ -1,0 +1,98 @@
+// The SplitLoRA side shared by in-process and browser simulations: the real server (buildApp,
+// Fastify + socket.io + msgpack) on a loopback port, one run with the simulation's settings, and
+// adapter snapshots at each aggregation for the held-out curve.
+import { randomBytes } from 'node:crypto';
+import type { TensorRecord } from '@splitlora/model';
+import { initLora } from '@splitlora/model';
+import { buildApp, type Run, type RunMetric } from '@splitlora/server';
+import type { Checkpoint, SimModel, TrainSettings } from './types';
+
+/** Run settings (apps/server/src/settings.ts) for these training settings. */
+export function splitRunSettings(s: TrainSettings): Record<string, unknown> {
+  return {
+    name: 'simulation',
+    cut: s.cut,
+    lora: { r: s.lora.r, alpha: s.lora.alpha, dropout: s.lora.dropout, targets: [...s.lora.targets] },
+    clientLr: s.lr,
+    serverLr: s.lr,
+    // Constant, like the clients' and CenLoRA's/FedLoRA's optimisers, so the methods differ only in where they train.
+    serverSchedule: 'constant',
+    serverWarmup: 0,
+    batch: s.batch,
+    seqLen: s.seqLen,
+    interval: s.interval,
+    rounds: s.steps / s.interval,
+    minClients: s.clients,
+    // Simulated clients never straggle on purpose; a slow browser tab must not be dropped.
+    stepDeadlineMs: 30 * 60_000,
+    wire: s.wire,
+    batching: true,
+    labelSmoothing: s.labelSmoothing,
+    seed: s.seed,
+  };
+}
+
+/** The server adapter now, read synchronously so that no server step can interleave. */
+function serverAdapter(run: Run): TensorRecord {
+  const out: TensorRecord = {};
+  for (const [k, v] of Object.entries(run.opts.engine.model.vars)) out[k] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
+  return out;
+}
+
+export interface SplitServer {
+  base: string;
+  run: Run;
+  checkpoints: Checkpoint[];
+  /** Resolves when the run finishes; rejects when it stops or stalls for `stallMs`. */
+  finished(stallMs: number, describeStall: () => string): Promise<void>;
+  /** Milliseconds since training started (0 before). */
+  elapsedMs(): number;
+  close(): Promise<void>;
+}
+
+export async function startSplitServer(model: SimModel, s: TrainSettings, opts: { webDir?: string } = {}): Promise<SplitServer> {
+  if (s.steps % s.interval !== 0) throw new Error(`--steps ${s.steps} must be a multiple of --interval ${s.interval}`);
+  const { app, manager } = await buildApp({ model, token: randomBytes(12).toString('hex'), webDir: opts.webDir, maxBatch: s.batch, maxSeqLen: s.seqLen });
+  await app.listen({ port: 0, host: '127.0.0.1' }); // loopback is a secure context: browser tabs get navigator.gpu
+  const addr = app.server.address();
+  const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const run = manager.create(splitRunSettings(s));
+  const rounds = s.steps / s.interval;
+  const { config } = model;
+  let t0 = 0;
+  let lastProgress = Date.now();
+  const checkpoints: Checkpoint[] = [{ globalStep: 0, round: 0, wallMs: 0, adapter: initLora(config, s.lora, 0, config.nLayer, s.seed) }];
+  run.on('metric', (m: RunMetric) => {
+    lastProgress = Date.now();
+    if (m.kind === 'state' && m.state === 'training' && t0 === 0) t0 = performance.now();
+  });
+  run.on('aggregated', (e: { round: number; average: TensorRecord }) => {
+    const done = e.round + 1;
+    if (done % s.evalEvery === 0 || done === rounds) {
+      checkpoints.push({ globalStep: run.globalStep, round: done, wallMs: performance.now() - t0, adapter: { ...e.average, ...serverAdapter(run) } });
+    }
+  });
+  return {
+    base,
+    run,
+    checkpoints,
+    elapsedMs: () => (t0 ? performance.now() - t0 : 0),
+    finished: (stallMs, describeStall) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => {
+          if (run.state === 'finished') done(null);
+          else if (run.state === 'stopped') done(new Error('the run was stopped before it finished'));
+          else if (Date.now() - lastProgress > stallMs) done(new Error(`no progress for ${Math.round(stallMs / 1000)} s (run ${run.state}, round ${run.round}/${rounds}): ${describeStall()}`));
+        }, 50);
+        const done = (e: Error | null) => {
+          clearInterval(timer);
+          if (e) reject(e);
+          else resolve();
+        };
+      }),
+    close: async () => {
+      run.stop();
+      await app.close();
+    },
+  };
+}
