@@ -98,6 +98,9 @@ describe('faults and bad input', () => {
 
     // The round closes without the poisoner (step deadline); the average is the volunteer's own upload.
     await waitFor(() => run.round > roundBefore, 30_000, 'the round to close');
+    const excluded = (await bad.next('excluded')) as Message<'excluded'>; // told why it was left out
+    expect(excluded.round).toBe(roundBefore);
+    expect(excluded.reason).toMatch(/deadline/);
     const sent = uploads.find((u) => u.round === roundBefore)!;
     for (const [name, t] of Object.entries(run.average)) expect(Array.from(t.data)).toEqual(Array.from(sent.adapter[name].data));
     // And the honest volunteer keeps training.
