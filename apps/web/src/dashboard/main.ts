@@ -35,7 +35,7 @@ const charts = {
     series: [{ label: 'loss', stroke: '#9db1e8', width: 1 }, { label: 'mean of 10', stroke: '#2f5bd3', width: 2 }],
   }),
   heldout: new LineChart(byId('chart-heldout'), {
-    time: false, yLabel: 'held-out loss', empty: 'No held-out evaluation yet (needs evalData).',
+    time: false, yLabel: 'held-out loss', empty: 'No held-out evaluation yet: start one under Evaluation.',
     series: [{ label: 'held-out loss', stroke: '#b54708', points: true }],
   }),
   throughput: new LineChart(byId('chart-throughput'), {
