@@ -39,21 +39,8 @@ export interface Recovery {
   at: number;
 }
 
-export interface ClientInfo {
-  id: string;
-  connected: boolean;
-  backend: string;
-  userAgent: string;
-  examples: number;
-  steps: number;
-  tokens: number;
-  tokensPerSec: number | null;
-  bytesUp: number;
-  bytesDown: number;
-  lastLoss: number | null;
-  firstSeen: number;
-  lastSeen: number;
-}
+/** What the API shows of a client: its stored row without the secret resume token, plus liveness. */
+export type ClientInfo = Omit<ClientRow, 'resumeToken'> & { connected: boolean };
 
 export class RunManager {
   /** Runs live in this process (the current one and earlier ones since the server started). */

@@ -3,16 +3,8 @@ import { checkActivations, checkAdapter } from './checks';
 import { ProtocolError } from './errors';
 import type { ActivationsMessage, AdapterMessage } from './messages';
 import { encodeTensor, type WireFormat } from './wire';
+import { codeOf } from './test-helpers';
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError);
-    return (e as ProtocolError).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 const B = 2;
 const T = 3;

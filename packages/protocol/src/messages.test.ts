@@ -3,16 +3,8 @@ import { ProtocolError } from './errors';
 import { PROTOCOL_VERSION, validate, type ActivationsMessage, type MessageName } from './messages';
 import { Decoder, Encoder, PacketType, type Packet } from './parser';
 import { encodeTensor } from './wire';
+import { codeOf } from './test-helpers';
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError);
-    return (e as ProtocolError).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 const hello = {
   v: PROTOCOL_VERSION,

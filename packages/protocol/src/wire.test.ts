@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError } from './errors';
 import {
   assertFinite,
   assertWireFinite,
@@ -11,6 +10,7 @@ import {
   type WireFormat,
   type WireTensor,
 } from './wire';
+import { codeOf } from './test-helpers';
 
 // Deterministic pseudo-random values (mulberry32), so failures reproduce.
 function rng(seed: number): () => number {
@@ -32,15 +32,6 @@ function randomTensor(shape: number[], seed: number, spread = 4): { shape: numbe
   return { shape, data };
 }
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError);
-    return (e as ProtocolError).code;
-  }
-  throw new Error('expected a ProtocolError');
-}
 
 describe('float16 conversion', () => {
   it('encodes known values with round-to-nearest-even', () => {
