@@ -2,7 +2,8 @@
 // volunteers train over reconnecting sockets, and the server is SIGKILLed after some aggregations.
 // Restarted on the same directory, it resumes the run from its last checkpoint: the volunteers
 // reconnect on their own, are recognised by their resume tokens, receive exactly the checkpointed
-// average, and the round and step counters continue from the checkpoint.
+// average and their own checkpointed training state, and the round and step counters continue
+// from the checkpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -128,6 +129,13 @@ describe('the server survives kill -9', () => {
       const tensors = w.adapter!.tensors;
       expect(Object.keys(tensors).sort()).toEqual(Object.keys(ck.data.client).sort());
       for (const [name, t] of Object.entries(ck.data.client)) expect(Array.from(tensors[name].data), name).toEqual(Array.from(t.data));
+      // ... and their own training state from it: AdamW moments, data order, step count.
+      const saved = ck.data.clientStates[w.clientId];
+      expect(saved, `checkpointed state of volunteer ${j}`).toBeDefined();
+      expect(w.state).toMatchObject({ step: saved.step, dataOrder: saved.dataOrder, optimizer: { step: saved.optimizer.step } });
+      for (const which of ['m', 'v'] as const) {
+        for (const [name, t] of Object.entries(saved.optimizer[which])) expect(Array.from(w.state!.optimizer[which][name].data), `${which} ${name}`).toEqual(Array.from(t.data));
+      }
     }
     const detail = await (await fetch(`${base}/api/runs/${runId}`)).json();
     expect(detail).toMatchObject({ live: true, recovery: { checkpoint: ck.file, round: ck.data.state.nextRound, rejected: [] } });

@@ -53,11 +53,15 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     const adapterParams = 4 * config.nLayer * 4 * config.nEmbd * 256; // generous: r ≤ 256, 4 targets
     manager.io = attachSockets(app.server, { currentRun: () => manager.current, log: app.log }, { dModel: config.nEmbd, maxBatch: limits.maxBatch, maxSeqLen: Math.min(limits.maxSeqLen, config.nPositions), adapterParams: Math.min(adapterParams, 64 * 1024 * 1024) });
   });
-  app.addHook('onClose', async () => {
+  // preClose, not onClose: Fastify waits for open connections before onClose, and a volunteer's
+  // WebSocket stays open until socket.io closes it.
+  app.addHook('preClose', async () => {
     // Runs stop their clocks first, so departing sockets cannot close rounds; a live run keeps
     // its status in the store and resumes when the server starts again on this data directory.
     for (const r of manager.runs.values()) r.close();
     await manager.io?.close();
+  });
+  app.addHook('onClose', async () => {
     await manager.close();
   });
 

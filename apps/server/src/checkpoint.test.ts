@@ -18,6 +18,13 @@ function sample(round: number): CheckpointData {
     client: { 'h.0.q.lora_A': tensor([8, 2], round), 'h.0.q.lora_B': tensor([2, 8], round + 1) },
     server: { 'h.1.q.lora_A': tensor([8, 2], round + 2), 'h.1.q.lora_B': tensor([2, 8], round + 3) },
     optimizer: { step: 3 + round, m: { 'h.1.q.lora_A': tensor([8, 2], round + 4) }, v: { 'h.1.q.lora_A': tensor([8, 2], round + 5) } },
+    clientStates: {
+      'c-1': {
+        step: 5 * (round + 1),
+        optimizer: { step: 5 * (round + 1), m: { 'h.0.q.lora_A': tensor([8, 2], round + 6), 'h.0.q.lora_B': tensor([2, 8], round + 7) }, v: { 'h.0.q.lora_A': tensor([8, 2], round + 8), 'h.0.q.lora_B': tensor([2, 8], round + 9) } },
+        dataOrder: { epoch: 2, cursor: 3, seed: 11, examples: 12, fingerprint: '12-0badc0de' },
+      },
+    },
   };
 }
 
@@ -54,6 +61,21 @@ describe('checkpoint files', () => {
       }
     }
     expect(Array.from(back.optimizer.v['h.1.q.lora_A'].data)).toEqual(Array.from(d.optimizer.v['h.1.q.lora_A'].data));
+    // Each client's own state: counters, data order and both AdamW moments.
+    const cs = back.clientStates['c-1'];
+    const want = d.clientStates['c-1'];
+    expect({ step: cs.step, dataOrder: cs.dataOrder, optimizerStep: cs.optimizer.step }).toEqual({ step: want.step, dataOrder: want.dataOrder, optimizerStep: want.optimizer.step });
+    for (const which of ['m', 'v'] as const) {
+      expect(Object.keys(cs.optimizer[which]).sort()).toEqual(Object.keys(want.optimizer[which]).sort());
+      for (const [k, t] of Object.entries(want.optimizer[which])) expect(Array.from(cs.optimizer[which][k].data), `${which} ${k}`).toEqual(Array.from(t.data));
+    }
+    expect(Object.keys(back.clientStates)).toEqual(['c-1']);
+  });
+
+  it('reads a checkpoint without client states (written before they were kept)', () => {
+    const back = decodeCheckpoint(encodeCheckpoint({ ...sample(2), clientStates: {} }));
+    expect(back.clientStates).toEqual({});
+    expect(back.state).not.toHaveProperty('clientStates');
   });
 
   it('detects a flipped bit, a changed counter, a truncated file and a broken header', () => {

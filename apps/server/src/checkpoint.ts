@@ -1,8 +1,10 @@
 // Run checkpoints: one safetensors file per aggregation, <dir>/checkpoint-<round>.safetensors.
 // Tensors: client/<name> (the federated average of the client adapters), server/<name> (the
-// server adapter) and optimizer/{m,v}/<name> (the server's AdamW moments). Metadata: the counters
-// as JSON ("state") and a SHA-256 over that JSON and the whole data section ("sha256"), so a
-// flipped bit, a truncated file or a half-written header is caught before anything is loaded.
+// server adapter), optimizer/{m,v}/<name> (the server's AdamW moments) and
+// clients/<id>/{m,v}/<name> (each participating client's AdamW moments). Metadata: the counters,
+// data orders and step counts as JSON ("state") and a SHA-256 over that JSON and the whole data
+// section ("sha256"), so a flipped bit, a truncated file or a half-written header is caught
+// before anything is loaded.
 //
 // Writes are atomic: temp file, fsync, rename, fsync of the directory. A crash leaves either the
 // old set of files or the new one, never a half-written checkpoint under the final name.
@@ -10,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseHeader, parseSafetensors, writeSafetensors, type TensorRecord } from '@splitlora/model';
+import type { ClientState } from '@splitlora/protocol';
 
 export const CHECKPOINT_FORMAT = 'splitlora-checkpoint';
 export const CHECKPOINT_VERSION = '1';
@@ -27,7 +30,7 @@ export interface CheckpointState {
   clients: Record<string, { steps: number; tokens: number }>;
   /**
    * Server-side data-order state: the engine's step count seeds the server's LoRA dropout masks,
-   * so restoring it continues their sequence. (Clients keep their own data order and Adam states.)
+   * so restoring it continues their sequence. (The clients' own data orders are in clientStates.)
    */
   engine: { serverSteps: number; tokens: number };
   at: number;
@@ -40,7 +43,12 @@ export interface CheckpointData {
   server: TensorRecord;
   /** The server's AdamW state (AdamW.exportState). */
   optimizer: { step: number; m: TensorRecord; v: TensorRecord };
+  /** The round's participants' own states (AdamW, data order, step count), by client id. */
+  clientStates: Record<string, ClientState>;
 }
+
+/** A client state without its tensors, as kept in the JSON metadata. */
+type ClientStateMeta = Omit<ClientState, 'optimizer'> & { optimizerStep: number };
 
 /** A checkpoint that cannot be used; `reason` says why, in words. */
 export class CheckpointCorrupt extends Error {
@@ -54,7 +62,9 @@ export function checkpointName(round: number): string {
 }
 
 const NAME = /^checkpoint-(\d+)\.safetensors$/;
-const PREFIXES = { client: 'client/', server: 'server/', m: 'optimizer/m/', v: 'optimizer/v/' } as const;
+const PREFIXES = { client: 'client/', server: 'server/', m: 'optimizer/m/', v: 'optimizer/v/', clients: 'clients/' } as const;
+/** clients/<id>/<m|v>/<tensor name> */
+const CLIENT_MOMENT = /^clients\/([^/]+)\/([mv])\/(.+)$/;
 
 function digest(stateJson: string, data: Uint8Array): string {
   return createHash('sha256').update(stateJson, 'utf8').update(data).digest('hex');
@@ -69,7 +79,13 @@ export function encodeCheckpoint(d: CheckpointData): Uint8Array {
   put(PREFIXES.server, d.server);
   put(PREFIXES.m, d.optimizer.m);
   put(PREFIXES.v, d.optimizer.v);
-  const state = JSON.stringify({ ...d.state, optimizerStep: d.optimizer.step });
+  const clientStates: Record<string, ClientStateMeta> = {};
+  for (const [id, cs] of Object.entries(d.clientStates)) {
+    put(`${PREFIXES.clients}${id}/m/`, cs.optimizer.m);
+    put(`${PREFIXES.clients}${id}/v/`, cs.optimizer.v);
+    clientStates[id] = { step: cs.step, dataOrder: cs.dataOrder, optimizerStep: cs.optimizer.step };
+  }
+  const state = JSON.stringify({ ...d.state, optimizerStep: d.optimizer.step, clientStates });
   const meta = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, state };
   // The data section does not depend on the metadata: write once to find it, hash, write again.
   const draft = writeSafetensors(tensors, { dtype: 'F32', metadata: meta });
@@ -93,10 +109,16 @@ export function decodeCheckpoint(bytes: Uint8Array, file = 'checkpoint'): Checkp
   if (typeof metadata.state !== 'string' || typeof metadata.sha256 !== 'string') throw new CheckpointCorrupt(file, 'the state or sha256 metadata is missing (half-written?)');
   const got = digest(metadata.state, bytes.subarray(dataStart));
   if (got !== metadata.sha256) throw new CheckpointCorrupt(file, `checksum mismatch (SHA-256 ${got.slice(0, 12)}…, the file says ${metadata.sha256.slice(0, 12)}…): the file was damaged after it was written`);
-  const state = JSON.parse(metadata.state) as CheckpointState & { optimizerStep: number };
-  const out: CheckpointData = { state, client: {}, server: {}, optimizer: { step: state.optimizerStep, m: {}, v: {} } };
+  const { clientStates: metas = {}, ...state } = JSON.parse(metadata.state) as CheckpointState & { optimizerStep: number; clientStates?: Record<string, ClientStateMeta> };
+  const out: CheckpointData = { state, client: {}, server: {}, optimizer: { step: state.optimizerStep, m: {}, v: {} }, clientStates: {} };
+  for (const [id, { optimizerStep, ...rest }] of Object.entries(metas)) out.clientStates[id] = { ...rest, optimizer: { step: optimizerStep, m: {}, v: {} } };
   for (const [name, t] of Object.entries(tensors)) {
-    if (name.startsWith(PREFIXES.client)) out.client[name.slice(PREFIXES.client.length)] = t;
+    const moment = CLIENT_MOMENT.exec(name);
+    if (moment) {
+      const cs = out.clientStates[moment[1]];
+      if (!cs) throw new CheckpointCorrupt(file, `tensor "${name}" belongs to no client state`);
+      cs.optimizer[moment[2] as 'm' | 'v'][moment[3]] = t;
+    } else if (name.startsWith(PREFIXES.client)) out.client[name.slice(PREFIXES.client.length)] = t;
     else if (name.startsWith(PREFIXES.server)) out.server[name.slice(PREFIXES.server.length)] = t;
     else if (name.startsWith(PREFIXES.m)) out.optimizer.m[name.slice(PREFIXES.m.length)] = t;
     else if (name.startsWith(PREFIXES.v)) out.optimizer.v[name.slice(PREFIXES.v.length)] = t;

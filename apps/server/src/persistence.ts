@@ -4,7 +4,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { join } from 'node:path';
 import { writeCheckpoint, type CheckpointData } from './checkpoint';
-import type { ClientRecord, Run, RunMetric } from './run';
+import type { AggregatedEvent, ClientRecord, Run, RunMetric } from './run';
 import type { ClientRow, MetricRow, Store } from './store';
 
 /** Step metrics wait at most this long before they are written. */
@@ -43,7 +43,7 @@ export class RunRecorder {
     const st = run.opts.engine.stats;
     this.lastSample = { at: Date.now(), tokens: st.tokens, steps: st.serverSteps, busyMs: st.busyMs };
     run.on('metric', (m: RunMetric) => this.onMetric(m));
-    run.on('aggregated', (e: { round: number }) => this.onAggregated(e.round));
+    run.on('aggregated', (e: AggregatedEvent) => this.onAggregated(e));
     this.sampler = setInterval(() => this.sample(), THROUGHPUT_MS);
     this.sampler.unref();
   }
@@ -98,8 +98,8 @@ export class RunRecorder {
     });
   }
 
-  /** The run's counters and average now; the server's adapter and optimizer between two server steps. */
-  private onAggregated(round: number): void {
+  /** The run's counters, average and client states now; the server's adapter and optimizer between two server steps. */
+  private onAggregated({ round, states }: AggregatedEvent): void {
     const dir = this.opts.checkpointDir;
     if (!dir || this.closed) return;
     const run = this.run;
@@ -117,7 +117,7 @@ export class RunRecorder {
     this.chain = this.chain.then(async () => {
       try {
         const s = await snapshot;
-        const data: CheckpointData = { state: { ...state, engine: s.engine }, client, server: s.server, optimizer: s.optimizer };
+        const data: CheckpointData = { state: { ...state, engine: s.engine }, client, server: s.server, optimizer: s.optimizer, clientStates: states };
         const file = await writeCheckpoint(dir, data);
         this.lastCheckpoint = { round, file, at: state.at };
         this.opts.store.setRoundCheckpoint(run.id, round, file);

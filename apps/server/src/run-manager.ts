@@ -150,6 +150,7 @@ export class RunManager {
       average: ck ? ck.client : initLora(this.model.config, lora, 0, cut, settings.seed),
       paused: row.status === 'paused',
       clients,
+      clientStates: ck?.clientStates,
     };
     const run = this.build(settings, cut, { id: row.id, restore, checkpoint: ck ?? undefined });
     const recovery: Recovery = { checkpoint: loaded.file, round: restore.round, rejected: loaded.rejected, at: Date.now() };
@@ -182,6 +183,11 @@ export class RunManager {
     same('server adapter', d.server, serverShapes);
     same('optimizer m', d.optimizer.m, serverShapes, true);
     same('optimizer v', d.optimizer.v, serverShapes, true);
+    const clientShapes = loraShapes(config, lora, 0, cut);
+    for (const [id, cs] of Object.entries(d.clientStates)) {
+      same(`client ${id}'s optimizer m`, cs.optimizer.m, clientShapes);
+      same(`client ${id}'s optimizer v`, cs.optimizer.v, clientShapes);
+    }
   }
 
   private build(settings: RunSettings, cut: number, o: { id?: string; restore?: RunRestore; checkpoint?: CheckpointData }): Run {

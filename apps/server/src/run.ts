@@ -8,7 +8,7 @@ import { FedAvgStrategy, RoundTracker, StepDeadline, type RoundOutcome } from '@
 import { initLora, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import {
   PROTOCOL_VERSION, ProtocolError, checkActivations, checkAdapter, decodeTensor, encodeTensor,
-  type ActivationsMessage, type AdapterMessage, type HelloMessage, type RunConfig, type RunStateName,
+  type ActivationsMessage, type AdapterMessage, type ClientState, type HelloMessage, type RunConfig, type RunStateName,
   type ServerMessageName, type Message,
 } from '@splitlora/protocol';
 import type { ServerEngine } from './engine';
@@ -61,6 +61,17 @@ export interface RunRestore {
   paused: boolean;
   /** Known clients (disconnected until they say hello with their resume token again). */
   clients: Omit<ClientRecord, 'connected' | 'send' | 'stepsInRound' | 'lastStepAt' | 'inFlight' | 'excludedRound'>[];
+  /** The checkpointed round's participants' own training states, returned to them on resume. */
+  clientStates?: Record<string, ClientState>;
+}
+
+/** What the 'aggregated' event carries (the recorder checkpoints it). */
+export interface AggregatedEvent {
+  round: number;
+  average: TensorRecord;
+  participants: string[];
+  /** The participants' training states as uploaded with their adapters. */
+  states: Record<string, ClientState>;
 }
 
 export interface RunOptions {
@@ -95,6 +106,10 @@ export class Run extends EventEmitter {
   private closed = false;
   /** A resumed run waits for minClients again before its first round, like a new one. */
   private quorumGate: boolean;
+  /** Training states uploaded with this round's adapters. */
+  private roundStates = new Map<string, ClientState>();
+  /** The last aggregated round's participants' states: a client that (re)joins continues from its own. */
+  private lastStates: { round: number; states: Map<string, ClientState> } = { round: -1, states: new Map() };
 
   constructor(readonly opts: RunOptions) {
     super();
@@ -114,6 +129,7 @@ export class Run extends EventEmitter {
       this.globalStep = r.globalStep;
       this.average = r.average;
       if (r.paused) this.state = 'paused';
+      this.lastStates = { round: r.round - 1, states: new Map(Object.entries(r.clientStates ?? {})) };
       for (const c of r.clients) {
         this.clients.set(c.id, { ...c, connected: false, send: () => {}, stepsInRound: 0, lastStepAt: null, inFlight: false, excludedRound: null });
       }
@@ -215,6 +231,7 @@ export class Run extends EventEmitter {
   private openRound(): void {
     const expected = this.connected().filter((c) => c.examples > 0).map((c) => c.id);
     this.tracker.open(this.round, expected);
+    this.roundStates.clear();
     for (const c of this.clients.values()) {
       c.stepsInRound = 0;
       c.excludedRound = null;
@@ -254,9 +271,12 @@ export class Run extends EventEmitter {
     // A (re)joining client starts from the current average and takes part from the next round.
     rec.stepsInRound = 0;
     rec.excludedRound = this.tracker.isExpected(rec.id) ? rec.excludedRound : null;
+    // Its own state as of the last aggregation goes with the average of that aggregation: after a
+    // server restart (or a dropped connection) the client continues exactly from there.
+    const state = resumed && this.lastStates.round === this.round - 1 ? this.lastStates.states.get(rec.id) : undefined;
     send('welcome', {
       v: PROTOCOL_VERSION, clientId: rec.id, resumeToken: rec.resumeToken, resumed, runId: this.id, round: this.round,
-      config: this.clientConfig(), adapter: { round: this.round, tensors: this.average },
+      config: this.clientConfig(), adapter: { round: this.round, tensors: this.average }, ...(state ? { state } : {}),
     });
     send('run-state', this.stateMessage());
     this.emit('metric', { kind: 'client', at: this.now(), event: resumed ? 'resumed' : 'joined', clientId: rec.id, backend: rec.backend } satisfies RunMetric);
@@ -327,6 +347,7 @@ export class Run extends EventEmitter {
     checkAdapter(msg, this.adapterShapes(), { maxNorm: this.opts.maxAdapterNorm ?? 1e3, maxExamples: rec.examples });
     const verdict = this.tracker.submit(rec.id, msg.round, { tensors: msg.tensors, examples: msg.examples });
     if (!verdict.ok) throw new ProtocolError('E_ORDER', `adapter rejected: ${verdict.message}`);
+    if (msg.state) this.roundStates.set(rec.id, msg.state);
     rec.bytesUp += bytes;
     this.deadlines.disarm(rec.id);
     this.tick();
@@ -359,7 +380,10 @@ export class Run extends EventEmitter {
       kind: 'round', at: this.now(), round: outcome.round, participants: agg.participants.length, failures: outcome.failures.map((f) => `${f.clientId}:${f.reason}`),
       closedBy: outcome.closedBy, aggregated: agg.tensors !== null, reason: agg.reason, openedAt: outcome.openedAt, globalStep: this.globalStep,
     } satisfies RunMetric);
-    this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants });
+    const states = new Map(agg.participants.flatMap((id) => (this.roundStates.has(id) ? [[id, this.roundStates.get(id)!] as const] : [])));
+    this.lastStates = { round: outcome.round, states };
+    this.roundStates.clear();
+    this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants, states: Object.fromEntries(states) } satisfies AggregatedEvent);
     this.round += 1;
     // After the last round, say "finished" before the final average, so no client starts a step.
     const last = this.round >= this.settings.rounds;

@@ -3,12 +3,15 @@
 // send the cut activations (with targets and mask), wait for ∂loss/∂activations, back-propagate
 // into the client adapter and step AdamW. After `interval` steps: upload the adapter when asked,
 // then continue from the federated average. The training text never leaves this object.
+// Each upload carries the client's training state (AdamW moments, data-order cursor, step
+// count); the server checkpoints it and hands it back in `welcome` after a restart, so the
+// client continues exactly from the checkpoint instead of from steps the server has forgotten.
 import * as tf from '@tensorflow/tfjs';
-import { BatchIterator, makeBatch, type EncodedExample } from '@splitlora/data';
+import { BatchIterator, fingerprintExamples, makeBatch, type EncodedExample } from '@splitlora/data';
 import { ClientModel, SPLITLORA_ADAMW, type GPT2Config, type Weights } from '@splitlora/model';
 import {
   PROTOCOL_VERSION, WIRE_FORMATS, assertWireFinite, decodeTensor, encodeTensor, validate,
-  type GradientMessage, type RunConfig, type ServerMessageName, type WelcomeMessage,
+  type ClientState, type GradientMessage, type RunConfig, type ServerMessageName, type WelcomeMessage,
 } from '@splitlora/protocol';
 import type { Socket } from 'socket.io-client';
 
@@ -29,7 +32,8 @@ export type VolunteerEvent =
   | { type: 'stats'; stats: VolunteerStats }
   | { type: 'step'; step: number; loss: number; tokens: number; ms: number; indices: number[] }
   | { type: 'aggregate'; round: number; participants: number; adapter: Record<string, { shape: number[]; data: Float32Array }> }
-  | { type: 'uploaded'; round: number; adapter: Record<string, { shape: number[]; data: Float32Array }>; examples: number }
+  | { type: 'uploaded'; round: number; adapter: Record<string, { shape: number[]; data: Float32Array }>; examples: number; state: ClientState }
+  | { type: 'restored'; state: ClientState }
   | { type: 'error'; code: string; message: string }
   | { type: 'log'; message: string };
 
@@ -66,11 +70,18 @@ export class Volunteer {
   private excluded = false;
   private looping = false;
   private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
-  private readonly batches: BatchIterator;
+  private batches: BatchIterator;
+  private readonly fingerprint: string;
+  /**
+   * Local steps in this run's training state: seeds the dropout masks and rewinds with a restored
+   * state. (stats.step counts the steps this object took, for display, and never goes back.)
+   */
+  private localStep = 0;
 
   constructor(private readonly opts: VolunteerOptions) {
     if (opts.examples.length === 0) throw new Error('volunteer: no training examples');
     this.batches = new BatchIterator(opts.examples.length, 1, { seed: opts.seed ?? 0 });
+    this.fingerprint = fingerprintExamples(opts.examples);
   }
 
   private emit(e: VolunteerEvent): void {
@@ -173,15 +184,41 @@ export class Volunteer {
       const lora = { ...m.config.lora, targets: m.config.lora.targets as never };
       this.model = new ClientModel(config, weights, m.config.cut, { lora, optimizer: { lr: m.config.lr, ...SPLITLORA_ADAMW }, seed: m.config.seed, adapter: m.adapter?.tensors });
       this.modelKey = key;
+      this.localStep = 0;
+      this.batches = new BatchIterator(this.opts.examples.length, 1, { seed: this.opts.seed ?? 0 });
     } else if (m.adapter) {
       this.model.loadAdapter(m.adapter.tensors);
     }
+    if (m.state) this.restore(m.state);
     this.stats.round = m.round;
     this.stepsInRound = 0;
     this.uploadRound = null;
     this.excluded = false;
     this.setStatus('waiting');
     this.kick();
+  }
+
+  /** Continues from the training state the server checkpointed for this client, if it is ours. */
+  private restore(state: ClientState): void {
+    const d = state.dataOrder;
+    if (d.examples !== this.opts.examples.length || d.fingerprint !== this.fingerprint) {
+      this.emit({ type: 'log', message: 'the server holds a training state for other data; keeping this one' });
+      return;
+    }
+    this.batches = new BatchIterator(d.examples, 1, { epoch: d.epoch, cursor: d.cursor, seed: d.seed });
+    this.model!.optimizer.importState(state.optimizer);
+    this.localStep = state.step;
+    this.emit({ type: 'restored', state });
+    this.emit({ type: 'log', message: `continuing from the server's checkpoint: local step ${state.step}, epoch ${d.epoch}` });
+  }
+
+  /** What the server checkpoints for this client (see ClientStateSchema). */
+  private async trainingState(): Promise<ClientState> {
+    return {
+      step: this.localStep,
+      optimizer: await this.model!.optimizer.exportState(),
+      dataOrder: { ...this.batches.state, examples: this.opts.examples.length, fingerprint: this.fingerprint },
+    };
   }
 
   private fail(e: unknown): void {
@@ -220,18 +257,22 @@ export class Volunteer {
     const round = this.uploadRound!;
     this.uploadRound = null;
     const adapter = await this.model!.adapter();
-    this.send('adapter', { v: PROTOCOL_VERSION, runId: this.runId!, round, examples: this.opts.examples.length, localSteps: this.stepsInRound, tensors: adapter });
-    this.emit({ type: 'uploaded', round, adapter, examples: this.opts.examples.length });
+    const state = await this.trainingState();
+    this.send('adapter', { v: PROTOCOL_VERSION, runId: this.runId!, round, examples: this.opts.examples.length, localSteps: this.stepsInRound, tensors: adapter, state });
+    this.emit({ type: 'uploaded', round, adapter, examples: this.opts.examples.length, state });
   }
 
   private async step(): Promise<void> {
     const cfg = this.config!;
     const model = this.model!;
     const t0 = performance.now();
+    // The data order advances only when the step lands (below), so a lost step is retried on the
+    // same batch and the order stays in step with the optimizer state.
+    const order = new BatchIterator(this.opts.examples.length, 1, this.batches.state);
     const indices: number[] = [];
-    while (indices.length < cfg.batch) indices.push(...this.batches.next().indices);
+    while (indices.length < cfg.batch) indices.push(...order.next().indices);
     const b = makeBatch(indices.map((i) => this.opts.examples[i]), { maxLen: cfg.seqLen });
-    const step = this.stats.step;
+    const step = this.localStep;
     const seed = ((this.opts.seed ?? 0) * 7919 + step * 104729 + 1) % 2147483647;
     // Targets outside the loss mask (the prompt) would reveal text without helping training.
     const targets = b.targets.map((t, j) => (b.mask[j] > 0 ? t : 50256));
@@ -271,6 +312,8 @@ export class Volunteer {
     gradT.dispose();
     const ms = performance.now() - t0;
     const tokens = b.batch * b.seqLen;
+    this.batches = order;
+    this.localStep += 1;
     this.stepsInRound += 1;
     this.stats.step += 1;
     this.stats.loss = g.loss;

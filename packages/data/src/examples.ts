@@ -41,3 +41,25 @@ export class DataFormatError extends Error {
     this.name = 'DataFormatError';
   }
 }
+
+/**
+ * A short, order-sensitive hash (FNV-1a, 32 bits, hex) of encoded examples. A saved data order
+ * (BatchIteratorState) is resumed only into the same data: same examples, same order.
+ */
+export function fingerprintExamples(examples: readonly EncodedExample[]): string {
+  let h = 0x811c9dc5;
+  const mix = (x: number) => {
+    h ^= x & 0xffff;
+    h = Math.imul(h, 0x01000193);
+    h ^= x >>> 16;
+    h = Math.imul(h, 0x01000193);
+  };
+  mix(examples.length);
+  for (const e of examples) {
+    mix(e.context.length);
+    for (const t of e.context) mix(t);
+    mix(e.completion.length);
+    for (const t of e.completion) mix(t);
+  }
+  return `${examples.length}-${(h >>> 0).toString(16).padStart(8, '0')}`;
+}

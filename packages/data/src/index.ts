@@ -1,6 +1,7 @@
 // @splitlora/data: task data for split-federated LoRA. Browser- and Node-safe;
 // file reading lives in files-node.ts ('@splitlora/data/node').
 export { DataFormatError } from './examples';
+export { fingerprintExamples } from './examples';
 export type { EncodedExample, ParseOptions, ParseResult, TextExample } from './examples';
 export { EOS, VOCAB_SIZE, decodeTokens, encodeExample, encodeExamples, encodeText } from './tokenizer';
 export {

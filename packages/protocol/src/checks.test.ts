@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkActivations, checkAdapter } from './checks';
+import { checkActivations, checkAdapter, checkClientState } from './checks';
 import { ProtocolError } from './errors';
-import type { ActivationsMessage, AdapterMessage } from './messages';
+import type { ActivationsMessage, AdapterMessage, ClientState } from './messages';
 import { encodeTensor, type WireFormat } from './wire';
 import { codeOf } from './test-helpers';
 
@@ -128,5 +128,52 @@ describe('checkAdapter', () => {
     expect(codeOf(() => checkAdapter(b, expected, lim))).toBe('E_RANGE');
     expect(codeOf(() => checkAdapter(adapter({ examples: 0 }), expected, lim))).toBe('E_RANGE');
     expect(codeOf(() => checkAdapter(adapter({ examples: 11 }), expected, { ...lim, maxExamples: 10 }))).toBe('E_RANGE');
+  });
+});
+
+describe('checkClientState', () => {
+  const expected = { 'h.0.q.lora_A': [4, 2], 'h.0.q.lora_B': [2, 4] };
+  function state(): ClientState {
+    const rec = (x: number) => ({
+      'h.0.q.lora_A': { shape: [4, 2], data: new Float32Array(8).fill(x) },
+      'h.0.q.lora_B': { shape: [2, 4], data: new Float32Array(8).fill(x) },
+    });
+    return { step: 6, optimizer: { step: 6, m: rec(-0.01), v: rec(1e-4) }, dataOrder: { epoch: 0, cursor: 6, seed: 1, examples: 10, fingerprint: 'abc' } };
+  }
+
+  it('accepts moments that match the adapter and an order that fits the data', () => {
+    expect(() => checkClientState(state(), expected, 10)).not.toThrow();
+  });
+
+  it('E_SHAPE for moments that miss, add or misshape a tensor', () => {
+    const a = state();
+    delete a.optimizer.m['h.0.q.lora_B'];
+    expect(() => checkClientState(a, expected, 10)).toThrow(/optimizer\.m: missing "h\.0\.q\.lora_B"/);
+    const b = state();
+    b.optimizer.v['h.0.q.lora_A'] = { shape: [2, 4], data: new Float32Array(8) };
+    expect(codeOf(() => checkClientState(b, expected, 10))).toBe('E_SHAPE');
+  });
+
+  it('E_NONFINITE for NaN moments, E_RANGE for negative v or an order that does not fit', () => {
+    const a = state();
+    a.optimizer.m['h.0.q.lora_A'].data[3] = Infinity;
+    expect(codeOf(() => checkClientState(a, expected, 10))).toBe('E_NONFINITE');
+    const b = state();
+    b.optimizer.v['h.0.q.lora_B'].data[0] = -1e-9;
+    expect(codeOf(() => checkClientState(b, expected, 10))).toBe('E_RANGE');
+    expect(codeOf(() => checkClientState(state(), expected, 9))).toBe('E_RANGE');
+    const c = state();
+    c.dataOrder.cursor = 10;
+    expect(codeOf(() => checkClientState(c, expected, 10))).toBe('E_RANGE');
+  });
+
+  it('is part of checkAdapter when the upload carries a state', () => {
+    const s = state();
+    s.optimizer.v['h.0.q.lora_A'].data[1] = NaN;
+    const msg: AdapterMessage = {
+      v: 1, runId: 'r', round: 1, examples: 10, state: s,
+      tensors: { 'h.0.q.lora_A': { shape: [4, 2], data: new Float32Array(8) }, 'h.0.q.lora_B': { shape: [2, 4], data: new Float32Array(8) } },
+    };
+    expect(codeOf(() => checkAdapter(msg, expected, { maxNorm: 100 }))).toBe('E_NONFINITE');
   });
 });

@@ -3,7 +3,7 @@
 // the run, values are finite and in range) so the server never feeds a bad tensor to tfjs.
 
 import { ProtocolError } from './errors';
-import type { ActivationsMessage, AdapterMessage } from './messages';
+import type { ActivationsMessage, AdapterMessage, ClientState } from './messages';
 import { assertFinite, assertWireFinite, checkWireTensor, numel } from './wire';
 
 export interface ActivationLimits {
@@ -58,7 +58,8 @@ export interface AdapterLimits {
 
 /**
  * Checks an adapter upload against the expected names and shapes: no missing or extra tensors,
- * exact shapes, finite values, bounded norms, a positive example count.
+ * exact shapes, finite values, bounded norms, a positive example count, and the client state
+ * that may come with it (checkClientState).
  */
 export function checkAdapter(msg: AdapterMessage, expected: Record<string, readonly number[]>, lim: AdapterLimits): void {
   if (!(msg.examples > 0)) throw new ProtocolError('E_RANGE', 'adapter.examples must be positive; a client without data cannot contribute');
@@ -87,6 +88,40 @@ export function checkAdapter(msg: AdapterMessage, expected: Record<string, reado
       throw new ProtocolError('E_RANGE', `adapter.tensors["${name}"]: L2 norm ${norm.toPrecision(4)} exceeds ${lim.maxNorm}`);
     }
   }
+  if (msg.state) checkClientState(msg.state, expected, msg.examples);
+}
+
+/**
+ * Checks a client's training state against the adapter shapes and the examples the client
+ * declared: the AdamW moments must name exactly the adapter's tensors with the same shapes,
+ * be finite, and v (a running mean of squares) must be ≥ 0; the data order must fit the data.
+ */
+export function checkClientState(state: ClientState, expected: Record<string, readonly number[]>, examples: number): void {
+  const { m, v } = state.optimizer;
+  for (const [which, rec] of [['m', m], ['v', v]] as const) {
+    const what = `adapter.state.optimizer.${which}`;
+    const missing = Object.keys(expected).filter((k) => !Object.prototype.hasOwnProperty.call(rec, k));
+    const extra = Object.keys(rec).filter((k) => !Object.prototype.hasOwnProperty.call(expected, k));
+    if (missing.length || extra.length) {
+      const parts = [missing.length ? `missing ${list(missing)}` : '', extra.length ? `unexpected ${list(extra)}` : ''];
+      throw new ProtocolError('E_SHAPE', `${what}: ${parts.filter(Boolean).join('; ')}`);
+    }
+    for (const [name, shape] of Object.entries(expected)) {
+      const t = rec[name];
+      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i]) || t.data.length !== numel(shape)) {
+        throw new ProtocolError('E_SHAPE', `${what}["${name}"]: shape [${t.shape.join(', ')}] with ${t.data.length} values should be [${shape.join(', ')}]`);
+      }
+      assertFinite(`${what}["${name}"]`, t.data);
+      if (which === 'v') {
+        for (let i = 0; i < t.data.length; i++) {
+          if (t.data[i] < 0) throw new ProtocolError('E_RANGE', `${what}["${name}"][${i}] is ${t.data[i]}; second moments cannot be negative`);
+        }
+      }
+    }
+  }
+  const d = state.dataOrder;
+  if (d.examples !== examples) throw new ProtocolError('E_RANGE', `adapter.state.dataOrder is over ${d.examples} examples, but this client declared ${examples}`);
+  if (d.cursor >= d.examples) throw new ProtocolError('E_RANGE', `adapter.state.dataOrder.cursor ${d.cursor} is past the ${d.examples} examples`);
 }
 
 function list(names: string[]): string {

@@ -23,7 +23,7 @@ export {
   type TensorRecord,
 } from './wire';
 export * from './messages';
-export { checkActivations, checkAdapter, type ActivationLimits, type AdapterLimits } from './checks';
+export { checkActivations, checkAdapter, checkClientState, type ActivationLimits, type AdapterLimits } from './checks';
 export {
   maxMessageBytes,
   activationBytes,

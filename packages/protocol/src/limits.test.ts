@@ -10,9 +10,9 @@ describe('maxMessageBytes', () => {
     expect(maxMessageBytes({ batch: 8, seqLen: 128, dModel: 768, adapterParams: 147_456 })).toBe(3_942_400 + 65_536);
   });
 
-  it('is sized by the adapter when the adapter is larger', () => {
+  it('is sized by the adapter upload (adapter + AdamW m and v) when that is larger', () => {
     const limit = maxMessageBytes({ batch: 1, seqLen: 8, dModel: 64, adapterParams: 1_000_000, adapterTensors: 48 });
-    expect(limit).toBe(Math.ceil((4_000_000 + 48 * 128) * 1.25) + 65_536);
+    expect(limit).toBe(Math.ceil(3 * (4_000_000 + 48 * 128) * 1.25) + 65_536);
   });
 
   it('scales by 4/3 for base64 long-polling and validates its input', () => {

@@ -4,7 +4,7 @@
 // allowance for msgpack headers and the small fields:
 //
 //   activations = B·T·d·4 (f32 acts, the largest format) + B·T·4 (int32 targets) + B·T·4 (f32 mask)
-//   adapter     = adapterParams·4 + 128 bytes per tensor (name, shape, headers)
+//   adapter     = 3 · (adapterParams·4 + 128 bytes per tensor)   (the adapter and its AdamW m, v)
 //   limit       = ceil(max(activations, adapter) · margin) + 64 KiB        (margin 1.25)
 //
 // HTTP long-polling sends binary as base64 (4/3 larger), so pass `polling: true` if clients may
@@ -41,7 +41,8 @@ export function maxMessageBytes(input: MessageSizeInput): number {
   }
   if (!(margin >= 1)) throw new Error(`maxMessageBytes: margin must be ≥ 1, got ${margin}`);
   const acts = activationBytes(batch, seqLen, dModel);
-  const adapter = adapterParams * 4 + adapterTensors * 128;
+  // An adapter upload carries the client's AdamW moments too (ClientStateSchema): three tensors per name.
+  const adapter = 3 * (adapterParams * 4 + adapterTensors * 128);
   const base = Math.max(acts, adapter) * (input.polling ? 4 / 3 : 1);
   return Math.ceil(base * margin) + MESSAGE_OVERHEAD_BYTES;
 }

@@ -43,6 +43,9 @@ describe('validate', () => {
       tensors: { 'h.0.q.lora_A': { shape: [4, 2], data: new Float32Array(8) } },
     };
     expect(validate('adapter', adapter).round).toBe(3);
+    const moments = { 'h.0.q.lora_A': { shape: [4, 2], data: new Float32Array(8) } };
+    const state = { step: 7, optimizer: { step: 7, m: moments, v: moments }, dataOrder: { epoch: 1, cursor: 2, seed: 3, examples: 10, fingerprint: 'f00d' } };
+    expect(validate('adapter', { ...adapter, state }).state?.dataOrder.cursor).toBe(2);
     const config = {
       modelId: 'gpt2',
       dModel: 768,
@@ -57,6 +60,7 @@ describe('validate', () => {
     };
     const welcome = { v: 1, clientId: 'c1', resumeToken: 't', resumed: false, runId: 'run-1', round: 0, config };
     expect(validate('welcome', welcome).config.lora.r).toBe(4);
+    expect(validate('welcome', { ...welcome, resumed: true, state }).state?.optimizer.step).toBe(7);
     expect(validate('error', { v: 1, code: 'E_SHAPE', message: 'bad' }).code).toBe('E_SHAPE');
     expect(validate('run-state', { v: 1, runId: 'r', state: 'training', round: 1, globalStep: 10, clients: 2 }).state).toBe(
       'training',
@@ -88,6 +92,7 @@ describe('validate', () => {
       ['activations', { ...activations(), batch: 0 }, /activations\/batch/],
       ['status', { v: 1, loss: NaN }, /status\/loss/],
       ['adapter', { v: 1, runId: 'r', round: 0, examples: 1, tensors: { 'a b': { shape: [1], data: new Float32Array(1) } } }, /adapter\/tensors/],
+      ['adapter', { v: 1, runId: 'r', round: 0, examples: 1, tensors: {}, state: { step: 1, optimizer: { step: 1, m: {}, v: {} }, dataOrder: { epoch: 0, cursor: -1, seed: 0, examples: 1, fingerprint: '' } } }, /adapter\/state\/dataOrder\/cursor/],
       ['error', { v: 1, code: 'E_MADE_UP', message: 'x' }, /error\/code/],
     ];
     for (const [name, payload, where] of cases) {

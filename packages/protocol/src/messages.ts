@@ -64,6 +64,30 @@ export const RunConfigSchema = Type.Object(
   closed,
 );
 
+/**
+ * A volunteer's own training state at an aggregation: what the server checkpoints for it, so a
+ * run resumed after a crash continues each client exactly where the checkpoint left it. It holds
+ * no text: only counters, the data-order cursor and AdamW's moments (gradient averages, which
+ * say no more about the data than the adapter uploaded beside them).
+ */
+export const ClientStateSchema = Type.Object(
+  {
+    step: Count, // local steps taken so far; seeds the client's LoRA dropout masks
+    optimizer: Type.Object({ step: Count, m: TensorRecordSchema, v: TensorRecordSchema }, closed), // AdamW.exportState
+    dataOrder: Type.Object(
+      {
+        epoch: Count,
+        cursor: Count,
+        seed: Type.Integer(),
+        examples: Count, // how many examples the order is over
+        fingerprint: Type.String({ maxLength: 32 }), // of the local data, so another file is never resumed into
+      },
+      closed,
+    ),
+  },
+  closed,
+);
+
 // ---- client → server -----------------------------------------------------------------------
 
 export const HelloSchema = Type.Object(
@@ -102,6 +126,7 @@ export const AdapterSchema = Type.Object(
     examples: Count, // FedAvg weight
     localSteps: Type.Optional(Count), // steps taken since the last aggregate
     tensors: TensorRecordSchema,
+    state: Type.Optional(ClientStateSchema), // checkpointed by the server, returned on resume
   },
   closed,
 );
@@ -133,6 +158,9 @@ export const WelcomeSchema = Type.Object(
     round: Count, // the current aggregation round
     config: RunConfigSchema,
     adapter: Type.Optional(Type.Object({ round: Count, tensors: TensorRecordSchema }, closed)), // latest average
+    // This client's own state as of the last aggregation it took part in, when that is the run's
+    // last one (e.g. after a server restart): continue from it rather than from where it stopped.
+    state: Type.Optional(ClientStateSchema),
   },
   closed,
 );
@@ -229,6 +257,7 @@ export type ExcludedMessage = Message<'excluded'>;
 export type ErrorMessage = Message<'error'>;
 export type RunStateMessage = Message<'run-state'>;
 export type RunConfig = Static<typeof RunConfigSchema>;
+export type ClientState = Static<typeof ClientStateSchema>;
 
 /** Event maps for typed sockets: `Server<ClientToServerEvents, ServerToClientEvents>`. */
 export type ClientToServerEvents = { [N in ClientMessageName]: (msg: Message<N>) => void };
