@@ -33,7 +33,10 @@ describe('Run: who may come back', () => {
   it('a restored run recognises its clients, starts from the saved average and counters, and waits for minClients', () => {
     const average = { 'h.0.q.lora_A': { shape: [8, 2], data: new Float32Array(16).fill(0.25) }, 'h.0.q.lora_B': { shape: [2, 8], data: new Float32Array(16).fill(-0.5) } };
     const known = { id: 'c-1', resumeToken: 'tok-1', backend: 'webgpu', userAgent: 'ua', examples: 4, steps: 6, tokens: 96, tokensPerSec: null, bytesUp: 1, bytesDown: 2, lastLoss: 3, firstSeen: 1, lastSeen: 2 };
-    const restore: RunRestore = { createdAt: 5, round: 3, globalStep: 12, average, paused: true, clients: [known, { ...known, id: 'c-2', resumeToken: 'tok-2' }] };
+    const moments = { 'h.0.q.lora_A': { shape: [8, 2], data: new Float32Array(16).fill(1e-3) }, 'h.0.q.lora_B': { shape: [2, 8], data: new Float32Array(16).fill(2e-3) } };
+    const saved = { step: 6, optimizer: { step: 6, m: moments, v: moments }, dataOrder: { epoch: 1, cursor: 2, seed: 9, examples: 4, fingerprint: '4-00000000' } };
+    // Only c-1 took part in the checkpointed round.
+    const restore: RunRestore = { createdAt: 5, round: 3, globalStep: 12, average, paused: true, clients: [known, { ...known, id: 'c-2', resumeToken: 'tok-2' }], clientStates: { 'c-1': saved } };
     const run = new Run({ id: 'run-r', settings, modelId: 'm', config, cut: 1, engine, restore });
     expect([run.state, run.round, run.globalStep, run.createdAt]).toEqual(['paused', 3, 12, 5]);
     expect(run.connected()).toEqual([]);
@@ -43,9 +46,15 @@ describe('Run: who may come back', () => {
     const w = welcomeOf(send);
     expect(w).toMatchObject({ clientId: 'c-1', resumed: true, runId: 'run-r', round: 3 });
     expect(Array.from(w.adapter.tensors['h.0.q.lora_B'].data)).toEqual(Array(16).fill(-0.5));
+    expect(w.state).toBe(saved); // its own training state from the checkpoint
     run.resume(); // paused between rounds → waiting, and one client is not the two it needs
     expect(run.state).toBe('waiting');
-    run.hello(hello({ clientId: 'c-2', resumeToken: 'tok-2' }), vi.fn());
+    const send2 = vi.fn();
+    run.hello(hello({ clientId: 'c-2', resumeToken: 'tok-2' }), send2);
+    expect(welcomeOf(send2).state).toBeUndefined(); // nothing saved for it: it keeps its own
+    const send3 = vi.fn();
+    run.hello(hello(), send3);
+    expect(welcomeOf(send3).state).toBeUndefined(); // a new client has no saved state
     expect(run.state).toBe('training');
     expect(run.round).toBe(3);
     run.close();
