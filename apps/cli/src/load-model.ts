@@ -1,7 +1,7 @@
 // Base model (+ optional PEFT adapter) → a FullModel ready for evaluation or decoding.
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { FullModel, SPLITLORA_ADAMW, toWeights, type GPT2Config, type LoraConfig } from '@splitlora/model';
+import { FullModel, SPLITLORA_ADAMW, disposeWeights, toWeights, type GPT2Config, type LoraConfig } from '@splitlora/model';
 import { loadAdapterDir, loadGpt2Dir } from '@splitlora/model/node';
 import { resolveModel } from './model-source';
 import { CliError, log } from './output';
@@ -33,7 +33,7 @@ export async function loadModel(source: string | undefined, adapterDir?: string)
   try {
     model = adapter ? new FullModel(config, weights, { lora: adapter.cfg, optimizer, adapter: adapter.lora }) : new FullModel(config, weights, { lora: NO_ADAPTER, optimizer });
   } catch (e) {
-    for (const t of Object.values(weights)) t.dispose();
+    disposeWeights(weights);
     throw new CliError(`adapter ${adapterPath} does not fit model ${dir}: ${(e as Error).message} (was it trained on another base model?)`);
   }
   log(`model: ${dir} (${config.nLayer} layers × d=${config.nEmbd}, vocab ${config.vocabSize})${adapter ? `; adapter: ${adapterPath} (r=${adapter.cfg.r}, ${adapter.cfg.targets.join(',')})` : ''}`);
@@ -44,7 +44,7 @@ export async function loadModel(source: string | undefined, adapterDir?: string)
     ...(adapter && { adapter: { dir: adapterPath!, cfg: adapter.cfg } }),
     dispose() {
       model.dispose();
-      for (const t of Object.values(weights)) t.dispose();
+      disposeWeights(weights);
     },
   };
 }

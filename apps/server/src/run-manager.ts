@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Server } from 'socket.io';
 import {
-  ServerModel, SPLITLORA_ADAMW, defaultCut, initLora, linearSchedule, loraShapes, serverTensorNames, toWeights,
+  ServerModel, SPLITLORA_ADAMW, defaultCut, disposeWeights, initLora, linearSchedule, loraShapes, serverTensorNames, toWeights,
   type GPT2Config, type LoraConfig, type TensorRecord, type Weights,
 } from '@splitlora/model';
 import { adapterArchive } from './adapter-archive';
@@ -324,6 +324,8 @@ export class RunManager {
     for (const r of this.runs.values()) r.close();
     for (const rec of this.recorders.values()) await rec.close();
     for (const r of this.runs.values()) r.opts.engine.model.dispose();
+    for (const w of this.serverWeights.values()) disposeWeights(w);
+    this.serverWeights.clear();
     this.store.close();
   }
 }

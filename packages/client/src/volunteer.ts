@@ -8,7 +8,7 @@
 // client continues exactly from the checkpoint instead of from steps the server has forgotten.
 import * as tf from '@tensorflow/tfjs';
 import { BatchIterator, fingerprintExamples, makeBatch, type EncodedExample } from '@splitlora/data';
-import { ClientModel, SPLITLORA_ADAMW, type GPT2Config, type Weights } from '@splitlora/model';
+import { ClientModel, SPLITLORA_ADAMW, disposeWeights, type GPT2Config, type Weights } from '@splitlora/model';
 import {
   PROTOCOL_VERSION, WIRE_FORMATS, assertWireFinite, decodeTensor, encodeTensor, validate,
   type ClientState, type GradientMessage, type RunConfig, type ServerMessageName, type WelcomeMessage,
@@ -63,6 +63,8 @@ export class Volunteer {
   private runId: string | null = null;
   private config: RunConfig | null = null;
   private model: ClientModel | null = null;
+  /** The frozen base weights under `model` (loaded per run; this object frees them). */
+  private weights: Weights | null = null;
   private modelKey = '';
   private runState = 'waiting';
   private stepsInRound = 0;
@@ -155,8 +157,14 @@ export class Volunteer {
 
   stop(): void {
     this.opts.socket.disconnect();
+    this.dropModel();
+  }
+
+  private dropModel(): void {
     this.model?.dispose();
+    if (this.weights) disposeWeights(this.weights);
     this.model = null;
+    this.weights = null;
   }
 
   private hello(): void {
@@ -179,8 +187,9 @@ export class Volunteer {
     const key = `${m.runId}`;
     if (!this.model || this.modelKey !== key) {
       this.setStatus('loading');
-      this.model?.dispose();
+      this.dropModel();
       const { config, weights } = await this.opts.loadModel(m);
+      this.weights = weights;
       const lora = { ...m.config.lora, targets: m.config.lora.targets as never };
       this.model = new ClientModel(config, weights, m.config.cut, { lora, optimizer: { lr: m.config.lr, ...SPLITLORA_ADAMW }, seed: m.config.seed, adapter: m.adapter?.tensors });
       this.modelKey = key;

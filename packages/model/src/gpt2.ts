@@ -56,6 +56,12 @@ function transposeOf(w: tf.Tensor): tf.Tensor2D {
   return t;
 }
 
+/** Frees the transposed copy of `w`, if one was made (disposeWeights calls this). */
+export function releaseTransposed(w: tf.Tensor): void {
+  transposed.get(w)?.dispose();
+  transposed.delete(w);
+}
+
 /** x [N, in] @ W [in, out] with W frozen; wT is W's transpose [out, in]. */
 function frozenMatMul(x: tf.Tensor2D, W: tf.Tensor2D, wT: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((input) => ({

@@ -5,7 +5,7 @@ import { initGpt2Weights } from './checkpoint/init';
 import type { GPT2Config } from './config';
 import { initLora, type LoraConfig } from './lora';
 import { maskWeights } from './loss';
-import { ClientModel, FullModel, ServerModel, toWeights } from './split';
+import { ClientModel, FullModel, ServerModel, disposeWeights, toWeights } from './split';
 import type { TensorRecord } from './tensor-record';
 
 const cfg: GPT2Config = { vocabSize: 97, nPositions: 32, nEmbd: 16, nLayer: 4, nHead: 2, layerNormEps: 1e-5 };
@@ -101,5 +101,23 @@ describe('training', () => {
     expect(server.optimizer.step).toBe(1);
     tf.dispose([acts, res.gradActs]);
     server.dispose();
+  });
+});
+
+describe('disposeWeights', () => {
+  it('frees the weights and the transposed copies training made of them', async () => {
+    const start = tf.memory().numTensors;
+    const weights = toWeights(initGpt2Weights(cfg, 3));
+    const client = new ClientModel(cfg, weights, 2, { lora: loraCfg, optimizer, adapter: sliceRecord(randomAdapter(2), 0, 2) });
+    const B = 2, T = 5;
+    const ids = Int32Array.from({ length: B * T }, (_, j) => j % cfg.vocabSize);
+    const dy = tf.ones([B, T, cfg.nEmbd]);
+    client.backward(ids, B, T, 7, dy); // forward + backward: makes the transposes, the AdamW moments
+    dy.dispose();
+    const withTransposes = tf.memory().numTensors;
+    client.dispose();
+    disposeWeights(weights);
+    expect(withTransposes - start).toBeGreaterThan(Object.keys(weights).length);
+    expect(tf.memory().numTensors).toBe(start);
   });
 });

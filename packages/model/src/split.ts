@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, type AdamWConfig } from './adamw';
 import type { GPT2Config } from './config';
-import { embed, lmHead, runBlocks, type LayerCache, type Weights } from './gpt2';
+import { embed, lmHead, releaseTransposed, runBlocks, type LayerCache, type Weights } from './gpt2';
 import { initLora, loraShapes, type Lora, type LoraConfig, type LoraDropout } from './lora';
 import { maskWeights, nllSum, smoothedCrossEntropy } from './loss';
 import type { TensorRecord } from './tensor-record';
@@ -262,4 +262,12 @@ export class FullModel extends SubModel {
 /** Converts a TensorRecord of frozen weights to tfjs tensors. */
 export function toWeights(rec: TensorRecord): Weights {
   return Object.fromEntries(Object.entries(rec).map(([k, t]) => [k, tf.tensor(t.data, t.shape)]));
+}
+
+/** Frees frozen weights (toWeights' tensors) together with the transposed copies the models made of them. */
+export function disposeWeights(weights: Weights): void {
+  for (const t of Object.values(weights)) {
+    releaseTransposed(t);
+    t.dispose();
+  }
 }

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import {
-  DEFAULT_LORA, FullModel, PRESETS, SPLITLORA_ADAMW, initGpt2Weights, lmHead, smoothedCrossEntropy, toWeights,
+  DEFAULT_LORA, FullModel, PRESETS, SPLITLORA_ADAMW, disposeWeights, initGpt2Weights, lmHead, smoothedCrossEntropy, toWeights,
   type GPT2Config, type TokenBatch, type Weights,
 } from '@splitlora/model';
 import { matmulFlops, trainStepFlops } from '../flops';
@@ -142,7 +142,7 @@ export async function benchConfig(c: BenchConfig, warmup: number, steps: number,
   } finally {
     tf.dispose([h, targets, w]);
     model.dispose();
-    for (const t of Object.values(weights)) t.dispose();
+    disposeWeights(weights);
   }
 }
 

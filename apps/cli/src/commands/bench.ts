@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { toWeights } from '@splitlora/model';
+import { disposeWeights, toWeights } from '@splitlora/model';
 import { intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
@@ -110,7 +110,7 @@ export function benchCommand(): Command {
           process.stdout.write(results);
         }
       } finally {
-        for (const t of Object.values(weights)) t.dispose();
+        disposeWeights(weights);
       }
     });
   return cmd;

@@ -3,7 +3,7 @@
 // {"method","clients","steps","aggregations","initialLoss","finalLoss","heldoutLoss","bytesUp","bytesDown","backends","wallSeconds"}.
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { toWeights } from '@splitlora/model';
+import { disposeWeights, toWeights } from '@splitlora/model';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
 import { addRunOptions, loadSimModel, simData, trainSettings, type RunFlags } from '../sim/flags';
@@ -46,7 +46,7 @@ export function simulateCommand(): Command {
           process.stdout.write(`${result.aggregations} aggregations; training loss ${result.initialLoss.toFixed(4)} → ${result.finalLoss.toFixed(4)}; held-out loss ${result.heldoutLoss.toFixed(4)}; ${result.wallSeconds.toFixed(1)} s\n`);
         }
       } finally {
-        for (const t of Object.values(weights)) t.dispose();
+        disposeWeights(weights);
       }
     });
   return cmd;

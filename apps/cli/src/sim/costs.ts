@@ -2,7 +2,7 @@
 // and peak tfjs memory. FLOPs come from flops.ts (matmuls only; multiply-add = 2).
 import * as tf from '@tensorflow/tfjs';
 import {
-  ClientModel, FullModel, SPLITLORA_ADAMW, clientTensorNames, initLora, loraShapes, numel, toWeights,
+  ClientModel, FullModel, SPLITLORA_ADAMW, clientTensorNames, disposeWeights, initLora, loraShapes, numel, toWeights,
   type GPT2Config, type LoraConfig, type TensorRecord,
 } from '@splitlora/model';
 import { PROTOCOL_VERSION, encodeTensor, type WireFormat } from '@splitlora/protocol';
@@ -108,7 +108,7 @@ export async function peakTrainingBytes(kind: 'client-part' | 'whole', model: Si
         m.dispose();
       }
     } finally {
-      for (const t of Object.values(weights)) t.dispose();
+      disposeWeights(weights);
     }
   });
   return Math.max(0, info.peakBytes - start);

@@ -3,7 +3,7 @@
 // browser tabs, without browsers.
 import * as tf from '@tensorflow/tfjs';
 import { Volunteer, downloadClientModel } from '@splitlora/client';
-import { toWeights, type Weights } from '@splitlora/model';
+import { toWeights } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
 import { io as connect } from 'socket.io-client';
 import { clientSeed, SeqLenStats } from './batches';
@@ -25,7 +25,6 @@ export async function runSplitInProcess(model: SimModel, s: TrainSettings, data:
   const total = s.clients * s.steps;
   let done = 0;
   const volunteers: Volunteer[] = [];
-  const clientWeights: Weights[] = []; // each volunteer's copy of the client part, released at the end
   const meters = data.shards.map((examples, c) => {
     const socket = connect(server.base, { parser: msgpackParser, transports: ['websocket'], reconnection: false });
     const meter = meterSocket(socket);
@@ -33,9 +32,7 @@ export async function runSplitInProcess(model: SimModel, s: TrainSettings, data:
       socket, examples, backend, userAgent: `splitlora-simulate/${c}`, seed: clientSeed(s.seed, c),
       loadModel: async () => {
         const m = await downloadClientModel(server.base);
-        const weights = toWeights(m.weights);
-        clientWeights.push(weights);
-        return { config: m.config, weights };
+        return { config: m.config, weights: toWeights(m.weights) }; // the volunteer frees them on stop
       },
       onEvent: (e) => {
         if (e.type === 'step') {
@@ -65,6 +62,5 @@ export async function runSplitInProcess(model: SimModel, s: TrainSettings, data:
   } finally {
     for (const v of volunteers) v.stop();
     await server.close();
-    for (const w of clientWeights) tf.dispose(Object.values(w));
   }
 }
