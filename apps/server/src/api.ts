@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HealthInfo } from '@splitlora/protocol';
 import type { Evaluations } from './evaluations';
 import { metricsCsv } from './metrics-csv';
 import { ApiError, type RunManager } from './run-manager';
@@ -53,7 +54,7 @@ export function registerApi(app: FastifyInstance, manager: RunManager, opts: { t
   const auth = operatorAuth(opts.token);
   const mutating = { onRequest: auth };
 
-  app.get('/api/health', async () => ({
+  app.get('/api/health', async (): Promise<HealthInfo> => ({
     ok: true, model: manager.model.id, backend: opts.backend ?? null, run: manager.current?.id ?? null, persistent: manager.dataDir !== null,
   }));
 

@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { encodeExamples, syntheticE2E, type TextExample } from '@splitlora/data';
 import { readDataFile } from '@splitlora/data/node';
 import { evaluateE2E, heldoutLoss } from '@splitlora/evaluation';
+import type { EvaluationInfo } from '@splitlora/protocol';
 import { FullModel, SPLITLORA_ADAMW, toWeights, type TensorRecord, type Weights } from '@splitlora/model';
 import { loadLatestCheckpoint } from './checkpoint';
 import { ApiError, type RunManager } from './run-manager';
@@ -20,38 +21,26 @@ export interface EvaluationRequest {
   e2eMrs?: number;
 }
 
-export interface Evaluation {
-  id: string;
-  runId: string;
-  status: 'queued' | 'running' | 'done' | 'failed';
-  progress: number;
-  data: string;
-  startedAt: number;
-  finishedAt?: number;
-  result?: Record<string, number | string | null>;
-  error?: string;
-}
-
 /** The synthetic held-out set: another seed than any shard the volunteer page makes by default. */
 const HELDOUT_SEED = 987_654;
 
 export class Evaluations {
-  private readonly byRun = new Map<string, Evaluation[]>();
+  private readonly byRun = new Map<string, EvaluationInfo[]>();
   private fullWeights: Weights | null = null;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly manager: RunManager, private readonly log: FastifyBaseLogger) {}
 
-  list(runId: string): Evaluation[] {
+  list(runId: string): EvaluationInfo[] {
     return this.byRun.get(runId) ?? [];
   }
 
-  start(runId: string, req: EvaluationRequest): Evaluation {
+  start(runId: string, req: EvaluationRequest): EvaluationInfo {
     if (!this.manager.exists(runId)) throw new ApiError(404, 'E_NOT_FOUND', `no run "${runId}"`);
     const live = this.manager.runs.get(runId);
     const settings = live ? live.settings : parseSettings(this.manager.store.getRun(runId)!.settings);
     const data = req.data ?? settings.evalData ?? `synthetic E2E-style held-out set (200 examples, seed ${HELDOUT_SEED})`;
-    const ev: Evaluation = { id: `eval-${randomBytes(3).toString('hex')}`, runId, status: 'queued', progress: 0, data, startedAt: Date.now() };
+    const ev: EvaluationInfo = { id: `eval-${randomBytes(3).toString('hex')}`, runId, status: 'queued', progress: 0, data, startedAt: Date.now() };
     this.byRun.set(runId, [...this.list(runId), ev]);
     // One at a time: each holds a whole model.
     this.queue = this.queue.then(() => this.run(ev, req, req.data ?? settings.evalData));
@@ -70,7 +59,7 @@ export class Evaluations {
     return { client: loaded.checkpoint.client, server: loaded.checkpoint.server, round: loaded.checkpoint.state.nextRound };
   }
 
-  private async run(ev: Evaluation, req: EvaluationRequest, file: string | undefined): Promise<void> {
+  private async run(ev: EvaluationInfo, req: EvaluationRequest, file: string | undefined): Promise<void> {
     ev.status = 'running';
     let model: FullModel | null = null;
     try {

@@ -1,6 +1,6 @@
 // @splitlora/server: the Fastify + socket.io server of SplitLoRA.
 export { buildApp, DB_FILE, type AppOptions } from './app';
-export { ApiError, RunManager, type ClientInfo, type LoadedModel, type Recovery } from './run-manager';
+export { ApiError, RunManager, type LoadedModel } from './run-manager';
 export { Run, type ClientRecord, type RunMetric, type RunRestore } from './run';
 export { ServerEngine, type EngineOptions } from './engine';
 export { parseSettings, RunSettingsSchema, type RunSettings } from './settings';

@@ -3,6 +3,7 @@
 // aggregation. Checkpoint writes are chained, so they land in round order and never overlap.
 import type { FastifyBaseLogger } from 'fastify';
 import { join } from 'node:path';
+import type { CheckpointInfo } from '@splitlora/protocol';
 import { writeCheckpoint, type CheckpointData } from './checkpoint';
 import type { AggregatedEvent, ClientRecord, Run, RunMetric } from './run';
 import type { ClientRow, MetricRow, Store } from './store';
@@ -30,7 +31,7 @@ export function clientRow(c: ClientRecord): ClientRow {
 
 export class RunRecorder {
   /** The newest checkpoint on disk. */
-  lastCheckpoint: { round: number; file: string; at: number } | null = null;
+  lastCheckpoint: CheckpointInfo | null = null;
   private buffer: MetricRow[] = [];
   private dirty = new Set<string>();
   private timer: NodeJS.Timeout | null = null;

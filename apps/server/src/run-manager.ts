@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Server } from 'socket.io';
+import type { ClientInfo, RecoveryInfo, RunDetail, RunStatus, RunSummary } from '@splitlora/protocol';
 import {
   ServerModel, SPLITLORA_ADAMW, defaultCut, disposeWeights, initLora, linearSchedule, loraShapes, serverTensorNames, toWeights,
   type GPT2Config, type LoraConfig, type TensorRecord, type Weights,
@@ -30,25 +31,13 @@ export class ApiError extends Error {
   }
 }
 
-/** How a resumed run was brought back: the checkpoint used and the newer ones skipped. */
-export interface Recovery {
-  checkpoint: string | null;
-  /** The round training continues from. */
-  round: number;
-  rejected: { file: string; reason: string }[];
-  at: number;
-}
-
-/** What the API shows of a client: its stored row without the secret resume token, plus liveness. */
-export type ClientInfo = Omit<ClientRow, 'resumeToken'> & { connected: boolean };
-
 export class RunManager {
   /** Runs live in this process (the current one and earlier ones since the server started). */
   readonly runs = new Map<string, Run>();
   current: Run | null = null;
   io: Server | null = null;
   readonly recorders = new Map<string, RunRecorder>();
-  readonly recovery = new Map<string, Recovery>();
+  readonly recovery = new Map<string, RecoveryInfo>();
   private serverWeights = new Map<number, Weights>();
   private clientFiles = new Map<number, ClientModelFiles>();
 
@@ -153,7 +142,7 @@ export class RunManager {
       clientStates: ck?.clientStates,
     };
     const run = this.build(settings, cut, { id: row.id, restore, checkpoint: ck ?? undefined });
-    const recovery: Recovery = { checkpoint: loaded.file, round: restore.round, rejected: loaded.rejected, at: Date.now() };
+    const recovery: RecoveryInfo = { checkpoint: loaded.file, round: restore.round, rejected: loaded.rejected, at: Date.now() };
     this.recovery.set(run.id, recovery);
     this.store.addMetrics(run.id, [{ kind: 'state', at: recovery.at, state: run.state, round: run.round, globalStep: run.globalStep, event: 'resumed', checkpoint: loaded.file, rejected: loaded.rejected }]);
     this.attach(run);
@@ -226,25 +215,25 @@ export class RunManager {
 
   // ---- what the API shows -------------------------------------------------------------------
 
-  summary(run: Run) {
+  summary(run: Run): RunSummary {
     const losses = [...run.clients.values()].map((c) => c.lastLoss).filter((x): x is number => x !== null);
     return {
-      id: run.id, name: run.settings.name, status: run.state as string, round: run.round, rounds: run.settings.rounds, step: run.globalStep,
+      id: run.id, name: run.settings.name, status: run.state, round: run.round, rounds: run.settings.rounds, step: run.globalStep,
       clients: run.connected().length, lastLoss: losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : null,
       settings: run.settings as Record<string, unknown>, cut: run.opts.cut, modelId: run.opts.modelId, createdAt: run.createdAt, live: true,
       checkpoint: this.recorders.get(run.id)?.lastCheckpoint ?? null, recovery: this.recovery.get(run.id) ?? null,
     };
   }
 
-  private storedSummary(r: RunRow) {
+  private storedSummary(r: RunRow): RunSummary {
     return {
-      id: r.id, name: r.name, status: r.status, round: r.round, rounds: Number(r.settings.rounds ?? 0), step: r.globalStep, clients: 0, lastLoss: r.lastLoss,
+      id: r.id, name: r.name, status: r.status as RunStatus, round: r.round, rounds: Number(r.settings.rounds ?? 0), step: r.globalStep, clients: 0, lastLoss: r.lastLoss,
       settings: r.settings, cut: r.cut, modelId: r.modelId, createdAt: r.createdAt, live: false, checkpoint: null, recovery: null,
     };
   }
 
   /** Every run in the store (newest first), live ones with their in-memory numbers. */
-  list() {
+  list(): RunSummary[] {
     for (const rec of this.recorders.values()) rec.flush();
     return this.store.listRuns().map((r) => {
       const live = this.runs.get(r.id);
@@ -252,7 +241,7 @@ export class RunManager {
     });
   }
 
-  detail(id: string) {
+  detail(id: string): RunDetail {
     const live = this.runs.get(id);
     if (live) {
       return { ...this.summary(live), clientList: [...live.clients.values()].map(clientInfo) };
@@ -276,7 +265,7 @@ export class RunManager {
   }
 
   /** Stops a run: the live one, or one the store still lists as going that this server did not resume. */
-  stop(id: string) {
+  stop(id: string): RunSummary {
     const run = this.runs.get(id);
     if (run) {
       run.stop();

@@ -3,6 +3,7 @@
 // step metrics arrive in batches (see persistence.ts), so SQLite is never the bottleneck.
 // `new Store(':memory:')` keeps everything in memory (tests, or a server without --data-dir).
 import Database from 'better-sqlite3';
+import type { ClientInfo, MetricEntry, RoundInfo } from '@splitlora/protocol';
 
 export interface RunRow {
   id: string;
@@ -19,50 +20,16 @@ export interface RunRow {
   updatedAt: number;
 }
 
-export interface RoundRow {
-  round: number;
-  participants: number;
-  /** "clientId:reason" per client left out of the round. */
-  failures: string[];
-  closedBy: string;
-  aggregated: boolean;
-  reason: string | null;
-  openedAt: number | null;
-  /** When the round closed (ms since the epoch). */
-  at: number;
-  /** The checkpoint file written after this aggregation, once it is on disk. */
-  checkpoint: string | null;
-}
+/** A round of the timeline, as stored and as the API shows it. */
+export type RoundRow = RoundInfo;
 
-export interface ClientRow {
-  id: string;
+/** A client as stored: what the API shows, plus its secret resume token, minus liveness. */
+export interface ClientRow extends Omit<ClientInfo, 'connected'> {
   resumeToken: string;
-  backend: string;
-  userAgent: string;
-  examples: number;
-  steps: number;
-  tokens: number;
-  tokensPerSec: number | null;
-  bytesUp: number;
-  bytesDown: number;
-  lastLoss: number | null;
-  firstSeen: number;
-  lastSeen: number;
 }
 
 /** One metrics-log entry: the run's metric event, flattened (kind-specific fields sit beside the common ones). */
-export interface MetricRow {
-  id?: number;
-  at: number;
-  kind: string;
-  clientId?: string;
-  round?: number;
-  step?: number;
-  globalStep?: number;
-  loss?: number;
-  tokens?: number;
-  [k: string]: unknown;
-}
+export type MetricRow = MetricEntry;
 
 export interface MetricQuery {
   /** Only entries at or after this time (ms, server clock). */

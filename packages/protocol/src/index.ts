@@ -23,6 +23,7 @@ export {
   type TensorRecord,
 } from './wire';
 export * from './messages';
+export type * from './api';
 export { checkActivations, checkAdapter, checkClientState, type ActivationLimits, type AdapterLimits } from './checks';
 export {
   maxMessageBytes,

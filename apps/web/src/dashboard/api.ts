@@ -1,101 +1,12 @@
 // The operator REST API, typed. The dashboard talks to the server only through this file.
 // Every request carries the operator token when one is set (the server needs it on every
-// mutating route; read routes ignore it).
+// mutating route; read routes ignore it). The response types are the server's, from
+// @splitlora/protocol.
+import type {
+  ClientInfo, EvaluationInfo as Evaluation, HealthInfo as Health, MetricEntry as Metric, RoundInfo, RunAction, RunDetail, RunStatus, RunSummary,
+} from '@splitlora/protocol';
 
-export type RunStatus = 'waiting' | 'training' | 'aggregating' | 'paused' | 'finished' | 'stopped';
-
-export interface Health {
-  ok: boolean;
-  model: string;
-  backend: string | null;
-  run: string | null;
-  /** Whether runs are kept on disk (`--data-dir`); absent on older servers. */
-  persistent?: boolean;
-}
-
-/** Settings as the server echoes them back (apps/server/src/settings.ts). */
-export type RunSettingsJson = Record<string, unknown> & { name?: string; rounds?: number; interval?: number; evalData?: string };
-
-export interface RunSummary {
-  id: string;
-  name: string;
-  status: RunStatus;
-  round: number;
-  rounds: number;
-  step: number;
-  clients: number;
-  lastLoss: number | null;
-  settings: RunSettingsJson;
-  cut: number;
-  modelId: string;
-  /** Optional extras of a persistent server. */
-  createdAt?: number;
-  checkpoint?: { round: number; file: string; at: number } | null;
-  /** Set when the run was resumed from a checkpoint after a server restart. */
-  recovery?: { checkpoint: string | null; round: number; rejected: { file: string; reason: string }[]; at: number } | null;
-}
-
-export interface ClientInfo {
-  id: string;
-  connected: boolean;
-  backend: string;
-  userAgent: string;
-  examples: number;
-  steps: number;
-  tokens: number;
-  bytesUp: number;
-  bytesDown: number;
-  lastLoss: number | null;
-  /** Server clock, ms since the epoch. */
-  lastSeen: number;
-}
-
-export interface RunDetail extends RunSummary {
-  clientList: ClientInfo[];
-}
-
-export interface Metric {
-  /** Log entry id, increasing in insertion order (a cursor), where the server keeps one. */
-  id?: number;
-  at: number;
-  kind: 'step' | 'round' | 'client' | 'state' | 'eval' | 'throughput';
-  clientId?: string;
-  round?: number;
-  step?: number;
-  globalStep?: number;
-  loss?: number;
-  tokens?: number;
-  heldoutLoss?: number;
-  /** Server throughput samples ('throughput'). */
-  tokensPerSec?: number;
-  state?: string;
-  event?: string;
-  participants?: number;
-  failures?: string[];
-  closedBy?: string;
-  aggregated?: boolean;
-  [k: string]: unknown;
-}
-
-export interface RoundInfo {
-  round: number;
-  participants: number;
-  failures: string[];
-  closedBy: string;
-  aggregated: boolean;
-  at: number;
-}
-
-export interface Evaluation {
-  id: string;
-  status: string;
-  /** 0..1 */
-  progress: number;
-  result?: Record<string, number | string | null>;
-  error?: string;
-}
-
-export type RunAction = 'pause' | 'resume' | 'stop';
+export type { ClientInfo, Evaluation, Health, Metric, RoundInfo, RunAction, RunDetail, RunStatus, RunSummary };
 
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {

@@ -84,7 +84,7 @@ async function refreshLists(): Promise<void> {
     [health, runs] = await Promise.all([api.health(), api.runs()]);
     byId('h-model').textContent = byId('cfg-model').textContent = health.model;
     byId('h-backend').textContent = health.backend ?? 'default';
-    byId('h-store').textContent = health.persistent === undefined ? 'history in memory' : health.persistent ? 'history on disk' : 'history in memory only (no --data-dir)';
+    byId('h-store').textContent = health.persistent ? 'history on disk' : 'history in memory only (no --data-dir)';
     byId('h-conn').textContent = 'connected';
     const shown = watcher?.id ?? null;
     // Follow the current run (or the newest one) unless the operator picked another.

@@ -4,7 +4,8 @@ import { RunWatcher } from './run-watcher';
 
 const detail = (over: Partial<RunDetail> = {}): RunDetail => ({
   id: 'r1', name: 'run', status: 'training', round: 0, rounds: 5, step: 0, clients: 1, lastLoss: null, settings: {}, cut: 1, modelId: 'm',
-  clientList: [{ id: 'c1', connected: true, backend: 'webgl', userAgent: 'ua', examples: 20, steps: 0, tokens: 0, bytesUp: 0, bytesDown: 0, lastLoss: null, lastSeen: 0 }],
+  createdAt: 0, live: true, checkpoint: null, recovery: null,
+  clientList: [{ id: 'c1', connected: true, backend: 'webgl', userAgent: 'ua', examples: 20, steps: 0, tokens: 0, tokensPerSec: null, bytesUp: 0, bytesDown: 0, lastLoss: null, firstSeen: 0, lastSeen: 0 }],
   ...over,
 });
 

@@ -12,7 +12,8 @@ describe('timeline', () => {
 
   it('takes rounds from the metrics when the server has no /rounds', () => {
     expect(roundsOf(null, metrics).map((r) => [r.round, r.participants, r.aggregated])).toEqual([[0, 2, true], [1, 1, false]]);
-    const fromServer = [{ round: 1, participants: 3, failures: [], closedBy: 'all', aggregated: true, at: 9 }, { round: 0, participants: 3, failures: [], closedBy: 'all', aggregated: true, at: 5 }];
+    const round = { participants: 3, failures: [], closedBy: 'all', aggregated: true, reason: null, openedAt: null, checkpoint: null };
+    const fromServer = [{ ...round, round: 1, at: 9 }, { ...round, round: 0, at: 5 }];
     expect(roundsOf(fromServer, metrics).map((r) => r.round)).toEqual([0, 1]);
   });
 

@@ -17,7 +17,7 @@ export function roundsOf(rounds: RoundInfo[] | null, metrics: readonly Metric[])
   if (rounds) return [...rounds].sort((a, b) => a.round - b.round);
   return metrics
     .filter((m) => m.kind === 'round' && typeof m.round === 'number')
-    .map((m) => ({ round: m.round!, participants: m.participants ?? 0, failures: m.failures ?? [], closedBy: m.closedBy ?? '', aggregated: m.aggregated !== false, at: m.at }));
+    .map((m) => ({ round: m.round!, participants: m.participants ?? 0, failures: m.failures ?? [], closedBy: m.closedBy ?? '', aggregated: m.aggregated !== false, reason: null, openedAt: null, at: m.at, checkpoint: null }));
 }
 
 export function timelineEntries(rounds: readonly RoundInfo[], metrics: readonly Metric[]): TimelineEntry[] {
