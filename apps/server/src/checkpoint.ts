@@ -43,7 +43,7 @@ export interface CheckpointData {
   server: TensorRecord;
   /** The server's AdamW state (AdamW.exportState). */
   optimizer: { step: number; m: TensorRecord; v: TensorRecord };
-  /** The round's participants' own states (AdamW, data order, step count), by client id. */
+  /** The states that go with the averaged adapter (AdamW, data order, step count), by client id. */
   clientStates: Record<string, ClientState>;
 }
 

@@ -70,7 +70,7 @@ export interface AggregatedEvent {
   round: number;
   average: TensorRecord;
   participants: string[];
-  /** The participants' training states as uploaded with their adapters. */
+  /** The training states that go with `average` (its aggregation's participants', as uploaded). */
   states: Record<string, ClientState>;
 }
 
@@ -108,8 +108,11 @@ export class Run extends EventEmitter {
   private quorumGate: boolean;
   /** Training states uploaded with this round's adapters. */
   private roundStates = new Map<string, ClientState>();
-  /** The last aggregated round's participants' states: a client that (re)joins continues from its own. */
-  private lastStates: { round: number; states: Map<string, ClientState> } = { round: -1, states: new Map() };
+  /**
+   * The training states that go with `average`: those of the participants of the aggregation that
+   * made it. A client that (re)joins gets the average and, if it has one here, its own state.
+   */
+  private averageStates = new Map<string, ClientState>();
 
   constructor(readonly opts: RunOptions) {
     super();
@@ -129,7 +132,7 @@ export class Run extends EventEmitter {
       this.globalStep = r.globalStep;
       this.average = r.average;
       if (r.paused) this.state = 'paused';
-      this.lastStates = { round: r.round - 1, states: new Map(Object.entries(r.clientStates ?? {})) };
+      this.averageStates = new Map(Object.entries(r.clientStates ?? {}));
       for (const c of r.clients) {
         this.clients.set(c.id, { ...c, connected: false, send: () => {}, stepsInRound: 0, lastStepAt: null, inFlight: false, excludedRound: null });
       }
@@ -271,9 +274,9 @@ export class Run extends EventEmitter {
     // A (re)joining client starts from the current average and takes part from the next round.
     rec.stepsInRound = 0;
     rec.excludedRound = this.tracker.isExpected(rec.id) ? rec.excludedRound : null;
-    // Its own state as of the last aggregation goes with the average of that aggregation: after a
-    // server restart (or a dropped connection) the client continues exactly from there.
-    const state = resumed && this.lastStates.round === this.round - 1 ? this.lastStates.states.get(rec.id) : undefined;
+    // Its own state from the aggregation that made the average goes with it: after a server restart
+    // (or a reload, or a dropped connection) the client continues exactly from there.
+    const state = resumed ? this.averageStates.get(rec.id) : undefined;
     send('welcome', {
       v: PROTOCOL_VERSION, clientId: rec.id, resumeToken: rec.resumeToken, resumed, runId: this.id, round: this.round,
       config: this.clientConfig(), adapter: { round: this.round, tensors: this.average }, ...(state ? { state } : {}),
@@ -375,15 +378,16 @@ export class Run extends EventEmitter {
 
   private finishRound(outcome: RoundOutcome): void {
     const agg = this.strategy.aggregate(outcome.round, outcome.results, outcome.failures);
-    if (agg.tensors) this.average = agg.tensors;
+    if (agg.tensors) {
+      this.average = agg.tensors;
+      this.averageStates = new Map(agg.participants.flatMap((id) => (this.roundStates.has(id) ? [[id, this.roundStates.get(id)!] as const] : [])));
+    }
+    this.roundStates.clear();
     this.emit('metric', {
       kind: 'round', at: this.now(), round: outcome.round, participants: agg.participants.length, failures: outcome.failures.map((f) => `${f.clientId}:${f.reason}`),
       closedBy: outcome.closedBy, aggregated: agg.tensors !== null, reason: agg.reason, openedAt: outcome.openedAt, globalStep: this.globalStep,
     } satisfies RunMetric);
-    const states = new Map(agg.participants.flatMap((id) => (this.roundStates.has(id) ? [[id, this.roundStates.get(id)!] as const] : [])));
-    this.lastStates = { round: outcome.round, states };
-    this.roundStates.clear();
-    this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants, states: Object.fromEntries(states) } satisfies AggregatedEvent);
+    this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants, states: Object.fromEntries(this.averageStates) } satisfies AggregatedEvent);
     this.round += 1;
     // After the last round, say "finished" before the final average, so no client starts a step.
     const last = this.round >= this.settings.rounds;

@@ -6,6 +6,7 @@ import { toWeights } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
 import { io } from 'socket.io-client';
 import { browserByteCache } from './byte-cache';
+import { loadIdentity, saveIdentity } from './identity';
 import { sampleShard, shardFromFile, type Shard } from './data-source';
 import { readPageOptions } from './page-options';
 import { TestHook } from './test-hook';
@@ -55,6 +56,7 @@ function onEvent(e: VolunteerEvent): void {
   else if (e.type === 'uploaded') ui.addLog(`adapter sent for round ${e.round}`);
   else if (e.type === 'error') ui.addLog(`${e.code}: ${e.message}`, true);
   else if (e.type === 'log') ui.addLog(e.message, e.message.startsWith('error'));
+  else if (e.type === 'identity') saveIdentity(sessionStorage, e.identity);
 }
 
 async function join(): Promise<void> {
@@ -70,7 +72,7 @@ async function join(): Promise<void> {
   }
   const socket = io(location.origin, { parser: msgpackParser, transports: ['websocket'] });
   socket.on('connect_error', (err) => ui.addLog(`cannot reach the server: ${err.message}`, true));
-  volunteer = new Volunteer({ socket, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent });
+  volunteer = new Volunteer({ socket, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent, identity: loadIdentity(sessionStorage) });
   hook.attach(volunteer);
   ui.clearSteps();
   volunteer.start();

@@ -34,8 +34,15 @@ export type VolunteerEvent =
   | { type: 'aggregate'; round: number; participants: number; adapter: Record<string, { shape: number[]; data: Float32Array }> }
   | { type: 'uploaded'; round: number; adapter: Record<string, { shape: number[]; data: Float32Array }>; examples: number; state: ClientState }
   | { type: 'restored'; state: ClientState }
+  | { type: 'identity'; identity: VolunteerIdentity }
   | { type: 'error'; code: string; message: string }
   | { type: 'log'; message: string };
+
+/** Who this volunteer is to the run: keep it (e.g. in sessionStorage) to come back as the same client. */
+export interface VolunteerIdentity {
+  clientId: string;
+  resumeToken: string;
+}
 
 export interface VolunteerOptions {
   socket: Socket;
@@ -49,6 +56,8 @@ export interface VolunteerOptions {
   seed?: number;
   /** Longest wait for one gradient before the step is given up. */
   stepTimeoutMs?: number;
+  /** Come back as this client (from an earlier 'identity' event); refused or unknown → join as new. */
+  identity?: VolunteerIdentity | null;
 }
 
 function byteLength(v: unknown): number {
@@ -84,6 +93,10 @@ export class Volunteer {
     if (opts.examples.length === 0) throw new Error('volunteer: no training examples');
     this.batches = new BatchIterator(opts.examples.length, 1, { seed: opts.seed ?? 0 });
     this.fingerprint = fingerprintExamples(opts.examples);
+    if (opts.identity) {
+      this.stats.clientId = opts.identity.clientId;
+      this.resumeToken = opts.identity.resumeToken;
+    }
   }
 
   private emit(e: VolunteerEvent): void {
@@ -143,6 +156,14 @@ export class Volunteer {
       this.emit({ type: 'log', message: `left out of round ${m.round}: ${m.reason}` });
     });
     on('error', (m) => {
+      if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null) {
+        // Our identity was refused (e.g. a duplicated tab holds it): come in as a new client.
+        this.emit({ type: 'log', message: `joining as a new volunteer: ${m.message}` });
+        this.stats.clientId = null;
+        this.resumeToken = null;
+        this.hello();
+        return;
+      }
       this.stats.lastError = `${m.code}: ${m.message}`;
       this.emit({ type: 'error', code: m.code, message: m.message });
       this.pending?.reject(new Error(`${m.code}: ${m.message}`));
@@ -182,6 +203,7 @@ export class Volunteer {
   private async onWelcome(m: WelcomeMessage): Promise<void> {
     this.stats.clientId = m.clientId;
     this.resumeToken = m.resumeToken;
+    this.emit({ type: 'identity', identity: { clientId: m.clientId, resumeToken: m.resumeToken } });
     this.runId = m.runId;
     this.config = m.config;
     const key = `${m.runId}`;

@@ -158,8 +158,8 @@ export const WelcomeSchema = Type.Object(
     round: Count, // the current aggregation round
     config: RunConfigSchema,
     adapter: Type.Optional(Type.Object({ round: Count, tensors: TensorRecordSchema }, closed)), // latest average
-    // This client's own state as of the last aggregation it took part in, when that is the run's
-    // last one (e.g. after a server restart): continue from it rather than from where it stopped.
+    // This client's own state from the aggregation that made `adapter`, if it took part in it
+    // (e.g. after a server restart): continue from it rather than from where it stopped.
     state: Type.Optional(ClientStateSchema),
   },
   closed,
