@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: LGPL-2.1-only
+// This one file is data from METEOR 1.5 and keeps its license; the rest of the project is MIT.
 // METEOR 1.5's English function-word list (resources/function/english.words of cmu-mtlab/meteor,
 // LGPL-2.1): the most frequent tokens of its training text. Matches on these words count
 // (1 − δ) instead of δ. It is a parameter of the metric, so it is reproduced as is.
