@@ -220,3 +220,31 @@ test('closing one tab mid-round does not stall the run', async ({ context }) => 
   expect((await runStatus()).round).toBe(2);
   for (const t of tabs.slice(0, 2)) expect(await statusOf(t)).toBe('finished');
 });
+
+test('a reloaded tab comes back as the same volunteer and continues from its own checkpointed state', async ({ page }) => {
+  const res = await app.inject({
+    method: 'POST', url: '/api/runs', headers: { authorization: `Bearer ${TOKEN}` },
+    payload: { interval: 2, rounds: 3, minClients: 1, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, wire: 'f16', stepDeadlineMs: 120_000, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } },
+  });
+  expect(res.statusCode).toBe(201);
+  const runId = res.json().id as string;
+  const url = `${base}/?sample=1&autostart=1&seed=31&n=10`;
+  await page.goto(url);
+  const aggregations = () => page.evaluate(() => window.__splitlora?.events.filter((e) => e.type === 'aggregate').length ?? 0);
+  await expect.poll(aggregations, { timeout: 150_000 }).toBeGreaterThanOrEqual(1);
+  const before = await page.evaluate(() => window.__splitlora!.stats!.clientId);
+  expect(before).toMatch(/^c-/);
+
+  await page.reload(); // same URL, so the same sample shard: its saved data order fits
+  await expect.poll(() => page.evaluate(() => window.__splitlora?.stats?.clientId ?? null), { timeout: 60_000 }).toBe(before);
+  const restored = async () => page.evaluate(() => window.__splitlora?.events.find((e) => e.type === 'restored') ?? null);
+  await expect.poll(restored, { timeout: 60_000 }).not.toBeNull();
+  const r = (await restored()) as Extract<RecordedEvent, { type: 'restored' }>;
+  // The state of the aggregation that made the current average: a whole number of rounds in.
+  expect(r.step % 2).toBe(0);
+  expect(r.step).toBeGreaterThanOrEqual(2);
+
+  const detail = async () => (await app.inject({ url: `/api/runs/${runId}` })).json() as { status: string; clientList: { id: string }[] };
+  await expect.poll(async () => (await detail()).status, { timeout: 180_000, intervals: [1000] }).toBe('finished');
+  expect((await detail()).clientList.map((c) => c.id)).toEqual([before]);
+});

@@ -60,6 +60,11 @@ export interface VolunteerOptions {
   identity?: VolunteerIdentity | null;
 }
 
+/** The LoRA dropout seed of local step `step` (0-based) of a volunteer whose data-order seed is `seed`. */
+export function stepDropoutSeed(seed: number, step: number): number {
+  return (seed * 7919 + step * 104729 + 1) % 2147483647;
+}
+
 function byteLength(v: unknown): number {
   if (ArrayBuffer.isView(v)) return v.byteLength;
   if (v === null || typeof v !== 'object') return 8;
@@ -304,7 +309,7 @@ export class Volunteer {
     while (indices.length < cfg.batch) indices.push(...order.next().indices);
     const b = makeBatch(indices.map((i) => this.opts.examples[i]), { maxLen: cfg.seqLen });
     const step = this.localStep;
-    const seed = ((this.opts.seed ?? 0) * 7919 + step * 104729 + 1) % 2147483647;
+    const seed = stepDropoutSeed(this.batches.state.seed, step);
     // Targets outside the loss mask (the prompt) would reveal text without helping training.
     const targets = b.targets.map((t, j) => (b.mask[j] > 0 ? t : 50256));
     const acts = model.forward(b.ids, b.batch, b.seqLen, seed);

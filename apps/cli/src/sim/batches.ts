@@ -8,10 +8,8 @@ export function clientSeed(seed: number, client: number): number {
   return mixSeed(seed, client + 1) % 2147483647;
 }
 
-/** The LoRA dropout seed of a volunteer's local step (0-based), as Volunteer.step computes it. */
-export function stepDropoutSeed(clientSeed: number, step: number): number {
-  return (clientSeed * 7919 + step * 104729 + 1) % 2147483647;
-}
+/** The LoRA dropout seed of a volunteer's local step (0-based): the volunteer's own function. */
+export { stepDropoutSeed } from '@splitlora/client';
 
 /** Batches of B examples drawn one index at a time from an endless shuffled order (the volunteer's way). */
 export class BatchDrawer {
