@@ -65,6 +65,9 @@ export function stepDropoutSeed(seed: number, step: number): number {
   return (seed * 7919 + step * 104729 + 1) % 2147483647;
 }
 
+/** The server refused a step (an `error` reply): retrying the same batch would be refused again. */
+class StepRefused extends Error {}
+
 function byteLength(v: unknown): number {
   if (ArrayBuffer.isView(v)) return v.byteLength;
   if (v === null || typeof v !== 'object') return 8;
@@ -93,6 +96,8 @@ export class Volunteer {
    * state. (stats.step counts the steps this object took, for display, and never goes back.)
    */
   private localStep = 0;
+  /** Batches skipped in a row because truncation left them no completion token. */
+  private emptySkips = 0;
 
   constructor(private readonly opts: VolunteerOptions) {
     if (opts.examples.length === 0) throw new Error('volunteer: no training examples');
@@ -171,7 +176,7 @@ export class Volunteer {
       }
       this.stats.lastError = `${m.code}: ${m.message}`;
       this.emit({ type: 'error', code: m.code, message: m.message });
-      this.pending?.reject(new Error(`${m.code}: ${m.message}`));
+      this.pending?.reject(new StepRefused(`${m.code}: ${m.message}`));
     });
     s.on('connect', () => this.hello());
     s.on('disconnect', () => {
@@ -308,6 +313,18 @@ export class Volunteer {
     const indices: number[] = [];
     while (indices.length < cfg.batch) indices.push(...order.next().indices);
     const b = makeBatch(indices.map((i) => this.opts.examples[i]), { maxLen: cfg.seqLen });
+    if (!b.mask.some((m) => m > 0)) {
+      // seqLen cut off every completion: nothing to learn from, so skip it (as any run on this data would).
+      this.batches = order;
+      if (++this.emptySkips >= this.opts.examples.length) {
+        this.setStatus('error');
+        throw new Error(`no batch has a completion token within the run's sequence length ${cfg.seqLen}: the prompts are too long for it`);
+      }
+      this.emit({ type: 'log', message: `skipped a batch: sequence length ${cfg.seqLen} cuts off all its completions` });
+      await new Promise((r) => setTimeout(r, 0));
+      return;
+    }
+    this.emptySkips = 0;
     const step = this.localStep;
     const seed = stepDropoutSeed(this.batches.state.seed, step);
     // Targets outside the loss mask (the prompt) would reveal text without helping training.
@@ -331,7 +348,9 @@ export class Volunteer {
     try {
       g = await reply;
     } catch (e) {
-      // The step is lost (error reply, disconnect or timeout); the loop decides what comes next.
+      // The step is lost; the loop decides what comes next. A batch the server refused is skipped,
+      // one lost to a disconnect or timeout is tried again.
+      if (e instanceof StepRefused) this.batches = order;
       this.fail(e);
       await new Promise((r) => setTimeout(r, 500));
       return;

@@ -19,10 +19,15 @@ export class BatchDrawer {
     this.it = new BatchIterator(examples.length, 1, { seed });
   }
 
+  /** The next batch with a completion token; like the volunteer, it skips those maxLen cuts off. */
   next(): { indices: number[]; batch: Batch } {
-    const indices: number[] = [];
-    while (indices.length < this.batch) indices.push(...this.it.next().indices);
-    return { indices, batch: makeBatch(indices.map((i) => this.examples[i]), { maxLen: this.maxLen }) };
+    for (let tries = 0; tries < this.examples.length; tries++) {
+      const indices: number[] = [];
+      while (indices.length < this.batch) indices.push(...this.it.next().indices);
+      const batch = makeBatch(indices.map((i) => this.examples[i]), { maxLen: this.maxLen });
+      if (batch.mask.some((m) => m > 0)) return { indices, batch };
+    }
+    throw new Error(`no batch has a completion token within sequence length ${this.maxLen}: the prompts are too long for it`);
   }
 }
 
