@@ -12,15 +12,12 @@ import {
 } from './wire';
 import { codeOf } from './test-helpers';
 
-// Deterministic pseudo-random values (mulberry32), so failures reproduce.
+// Deterministic pseudo-random values in [0, 1) (a sine hash), so failures reproduce.
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
+  let i = 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const x = Math.sin(seed * 12.9898 + ++i * 78.233) * 43758.5453;
+    return x - Math.floor(x);
   };
 }
 
