@@ -13,8 +13,6 @@ export {
   numel,
   f32ToF16,
   f16ToF32,
-  f32ToF16Bits,
-  f16BitsToNumber,
   quantizeInt8,
   dequantizeInt8,
   type WireFormat,

@@ -4,8 +4,6 @@ import {
   assertWireFinite,
   decodeTensor,
   encodeTensor,
-  f16BitsToNumber,
-  f32ToF16Bits,
   wireBytes,
   type WireFormat,
   type WireTensor,
@@ -30,54 +28,7 @@ function randomTensor(shape: number[], seed: number, spread = 4): { shape: numbe
 }
 
 
-describe('float16 conversion', () => {
-  it('encodes known values with round-to-nearest-even', () => {
-    const cases: [number, number][] = [
-      [0, 0x0000],
-      [-0, 0x8000],
-      [1, 0x3c00],
-      [-2, 0xc000],
-      [0.1, 0x2e66],
-      [65504, 0x7bff],
-      [2 ** -14, 0x0400], // smallest normal
-      [2 ** -24, 0x0001], // smallest subnormal
-      [2 ** -25, 0x0000], // tie between 0 and 2^-24 → even (0)
-      [1.5 * 2 ** -25, 0x0001],
-      [1 + 2 ** -11, 0x3c00], // tie → even mantissa (down)
-      [1 + 3 * 2 ** -11, 0x3c02], // tie → even mantissa (up)
-      [1 + 2 ** -11 + 2 ** -20, 0x3c01], // just above the tie → up
-      [65520, 0x7c00], // rounds up past the largest half → Inf
-      [Infinity, 0x7c00],
-      [-Infinity, 0xfc00],
-    ];
-    for (const [x, bits] of cases) expect(f32ToF16Bits(x), `f16(${x})`).toBe(bits);
-    expect(f32ToF16Bits(NaN) & 0x7c00).toBe(0x7c00);
-    expect(f32ToF16Bits(NaN) & 0x3ff).not.toBe(0);
-  });
-
-  it('round-trips every finite half exactly', () => {
-    const wrong: number[] = [];
-    for (let h = 0; h < 0x10000; h++) {
-      if ((h & 0x7c00) !== 0x7c00 && f32ToF16Bits(f16BitsToNumber(h)) !== h) wrong.push(h);
-    }
-    expect(wrong).toEqual([]);
-  });
-
-  it('picks the nearest half for random values', () => {
-    const r = rng(7);
-    for (let i = 0; i < 5000; i++) {
-      const x = Math.fround((r() * 2 - 1) * 2 ** (r() * 40 - 24));
-      const h = f32ToF16Bits(x);
-      const err = Math.abs(f16BitsToNumber(h) - x);
-      // Neither neighbour (same sign) is strictly closer.
-      for (const n of [h - 1, h + 1]) {
-        if ((n & 0x7fff) >= 0x7c00 || (n & 0x8000) !== (h & 0x8000) || n < 0) continue;
-        expect(err).toBeLessThanOrEqual(Math.abs(f16BitsToNumber(n) - x));
-      }
-    }
-  });
-});
-
+// The float16 conversion itself is tested with the checkpoint loader's (packages/model/src/checkpoint/float16.test.ts).
 describe('encodeTensor / decodeTensor', () => {
   const shape = [2, 5, 48];
 

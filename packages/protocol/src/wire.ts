@@ -9,6 +9,7 @@
 // Gradients are small (≈1e-5 and below for long sequences), so 'f16' or 'int8' for gradients
 // trades accuracy for bandwidth; 'f32' is the safe default.
 
+import { f16ArrayToF32, f16ToF32 as f16ToF32Scalar, f32ArrayToF16 } from '@splitlora/model/float16';
 import { ProtocolError } from './errors';
 
 /** A tensor in host memory; structurally the same as @splitlora/model's HostTensor. */
@@ -110,7 +111,7 @@ export function assertWireFinite(name: string, w: WireTensor): void {
   }
   for (let i = 0; i < w.data.length; i++) {
     if ((w.data[i] & 0x7c00) === 0x7c00) {
-      throw new ProtocolError('E_NONFINITE', `${name}[${i}] is ${f16BitsToNumber(w.data[i])}; check the sender for overflow`);
+      throw new ProtocolError('E_NONFINITE', `${name}[${i}] is ${f16ToF32Scalar(w.data[i])}; check the sender for overflow`);
     }
   }
 }
@@ -129,67 +130,18 @@ function rowLength(shape: readonly number[]): number {
 }
 
 // ---- float16 ----------------------------------------------------------------------------
+// The conversions are the checkpoint loader's (pure TypeScript, no tfjs); the wire adds the rule
+// that a finite value must not overflow into Inf on the way.
 
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** float32 → half bits, round-to-nearest-even. Returns 0x7c00/0xfc00 (±Inf) on overflow. */
-export function f32ToF16Bits(x: number): number {
-  f32Scratch[0] = x;
-  const b = u32Scratch[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  const mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / quiet NaN
-  const e = exp - 127 + 15; // half exponent
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    // Half subnormal (or zero): shift the 24-bit significand right by 14 - e, rounding.
-    if (e < -10) return sign;
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    const rem = m & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    let h = m >>> shift;
-    if (rem > halfway || (rem === halfway && h & 1)) h++; // may carry into the smallest normal: still correct bits
-    return sign | h;
-  }
-  let h = sign | (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is the right rounding (up to Inf)
-  return h;
-}
-
-export function f16BitsToNumber(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-let f16Table: Float32Array | undefined; // all 65536 halves as float32 (256 KiB), built on first use
-
-export function f16ToF32(src: Uint16Array): Float32Array {
-  if (!f16Table) {
-    f16Table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToNumber(h);
-  }
-  const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f16Table[src[i]];
-  return out;
-}
+export const f16ToF32: (src: Uint16Array) => Float32Array = f16ArrayToF32;
 
 /** Throws E_NONFINITE when a finite value overflows half range (|x| > 65504). NaN/Inf pass through. */
 export function f32ToF16(src: Float32Array): Uint16Array {
-  const out = new Uint16Array(src.length);
+  const out = f32ArrayToF16(src);
   for (let i = 0; i < src.length; i++) {
-    const h = f32ToF16Bits(src[i]);
-    if ((h & 0x7fff) === 0x7c00 && Number.isFinite(src[i])) {
+    if ((out[i] & 0x7fff) === 0x7c00 && Number.isFinite(src[i])) {
       throw new ProtocolError('E_NONFINITE', `value ${src[i]} at index ${i} overflows f16 (max 65504); send 'f32' instead`);
     }
-    out[i] = h;
   }
   return out;
 }
