@@ -2,42 +2,12 @@
 // the run, and honest volunteers keep training; a client that leaves mid-round does not stall it.
 import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import { PROTOCOL_VERSION, encodeTensor, type Message } from '@splitlora/protocol';
-import type { Socket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { activations, hello, rawClient } from '../support/raw-client';
 import { TINY, createRun, socketTo, startServer, startVolunteer, waitFor } from '../support/server-harness';
 
 const examples = encodeExamples(syntheticE2E({ n: 24, seed: 9 }));
 const settings = { batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } };
-
-/** A raw protocol client: records every server message. */
-function rawClient(base: string) {
-  const socket = socketTo(base);
-  const got: { name: string; msg: any }[] = [];
-  socket.onAny((name, msg) => got.push({ name, msg }));
-  const next = async (name: string, after = 0) => {
-    await waitFor(() => got.slice(after).some((g) => g.name === name), 20_000, `a "${name}" message`);
-    return got.slice(after).find((g) => g.name === name)!.msg;
-  };
-  const errorAfter = async (send: () => void) => {
-    const n = got.length;
-    send();
-    return (await next('error', n)) as Message<'error'>;
-  };
-  return { socket, got, next, errorAfter };
-}
-
-function hello(socket: Socket, extra: Record<string, unknown> = {}) {
-  socket.emit('hello', { v: PROTOCOL_VERSION, backend: 'raw', userAgent: 'test', examples: 5, wireFormats: ['f32'], ...extra });
-}
-
-function activations(welcome: Message<'welcome'>, step: number, over: Partial<Record<string, unknown>> = {}) {
-  const B = 2, T = 8, d = TINY.nEmbd;
-  return {
-    v: PROTOCOL_VERSION, runId: welcome.runId, step, round: welcome.round, batch: B, seqLen: T,
-    acts: encodeTensor({ shape: [B, T, d], data: new Float32Array(B * T * d).fill(0.1) }, 'f32'),
-    targets: new Int32Array(B * T).fill(11), mask: new Float32Array(B * T).fill(1), ...over,
-  };
-}
 
 describe('faults and bad input', () => {
   let server: Awaited<ReturnType<typeof startServer>>;

@@ -4,7 +4,7 @@
 // through each client's `send`. Failures (disconnects, deadlines) are ordinary events.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { FedAvgStrategy, RoundTracker, StepDeadline, type RoundOutcome } from '@splitlora/federation';
+import { FedAvgStrategy, RobustStrategy, RoundTracker, StepDeadline, type RoundOutcome, type Strategy } from '@splitlora/federation';
 import { initLora, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import {
   PROTOCOL_VERSION, ProtocolError, checkActivations, checkAdapter, decodeTensor, encodeTensor,
@@ -100,7 +100,7 @@ export class Run extends EventEmitter {
   readonly lora: LoraConfig;
   private readonly tracker: RoundTracker;
   private readonly deadlines: StepDeadline;
-  private readonly strategy = new FedAvgStrategy();
+  private readonly strategy: Strategy;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -124,6 +124,7 @@ export class Run extends EventEmitter {
     this.average = initLora(opts.config, this.lora, 0, opts.cut, s.seed);
     this.tracker = new RoundTracker({ now: this.now, uploadTimeoutMs: s.stepDeadlineMs });
     this.deadlines = new StepDeadline({ now: this.now, timeoutMs: s.stepDeadlineMs });
+    this.strategy = s.aggregation === 'fedavg' ? new FedAvgStrategy() : new RobustStrategy({ rule: s.aggregation, trim: s.trim });
     this.createdAt = opts.restore?.createdAt ?? this.now();
     this.quorumGate = true;
     const r = opts.restore;

@@ -38,6 +38,14 @@ export const RunSettingsSchema = Type.Object(
     /** A client with no step for this long is left out of the round and told so. */
     stepDeadlineMs: Type.Integer({ minimum: 100, default: 60_000 }),
     wire: Wire,
+    /**
+     * How the clients' adapters become the next average: "fedavg" (example-weighted mean, as
+     * SplitLoRA) trusts every client; "trimmed-mean" and "median" (coordinate-wise, unweighted)
+     * resist a few clients that send wild values or claim huge shards.
+     */
+    aggregation: Type.Union([Type.Literal('fedavg'), Type.Literal('trimmed-mean'), Type.Literal('median')], { default: 'fedavg' }),
+    /** trimmed-mean: the share of clients dropped at each end of every coordinate. */
+    trim: Type.Number({ minimum: 0, exclusiveMaximum: 0.5, default: 0.2 }),
     /** Merge concurrent clients' activations into one server step. */
     batching: Type.Boolean({ default: true }),
     labelSmoothing: Type.Number({ minimum: 0, maximum: 1, default: 0.1 }),

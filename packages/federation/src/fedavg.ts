@@ -34,24 +34,12 @@ export function fedAvg(updates: readonly WeightedUpdate[]): TensorRecord {
   });
   if (total === 0) throw new AggregationError('fedAvg: the total example count is 0; at least one client must report examples > 0');
 
-  const names = Object.keys(updates[0].tensors).sort();
-  updates.forEach((u, k) => checkSameNames(names, u.tensors, k));
-
   const out: TensorRecord = {};
-  for (const name of names) {
-    const shape = updates[0].tensors[name].shape;
+  for (const [name, shape] of Object.entries(commonShapes('fedAvg', updates))) {
     const n = shape.reduce((a, b) => a * b, 1);
     const acc = new Float64Array(n);
-    updates.forEach((u, k) => {
+    updates.forEach((u) => {
       const t = u.tensors[name];
-      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-        throw new AggregationError(
-          `fedAvg: tensor "${name}" of client ${k} has shape [${t.shape.join(', ')}], client 0 has [${shape.join(', ')}]`,
-        );
-      }
-      if (t.data.length !== n) {
-        throw new AggregationError(`fedAvg: tensor "${name}" of client ${k} has ${t.data.length} values, its shape needs ${n}`);
-      }
       const w = u.examples;
       if (w === 0) return;
       for (let i = 0; i < n; i++) acc[i] += w * t.data[i];
@@ -63,14 +51,33 @@ export function fedAvg(updates: readonly WeightedUpdate[]): TensorRecord {
   return out;
 }
 
-function checkSameNames(names: readonly string[], tensors: TensorRecord, k: number): void {
-  const have = new Set(Object.keys(tensors));
-  const missing = names.filter((n) => !have.has(n));
-  const extra = [...have].filter((n) => !names.includes(n));
-  if (missing.length || extra.length) {
-    const parts = [missing.length ? `lacks ${quote(missing)}` : '', extra.length ? `has extra ${quote(extra)}` : ''];
-    throw new AggregationError(`fedAvg: client ${k} ${parts.filter(Boolean).join(' and ')} compared with client 0`);
-  }
+/**
+ * The tensor names (sorted) and shapes every update shares; throws an AggregationError naming
+ * the first client whose names, shapes or value counts differ from client 0's.
+ */
+export function commonShapes(who: string, updates: readonly { tensors: TensorRecord }[]): Record<string, number[]> {
+  const names = Object.keys(updates[0].tensors).sort();
+  const shapes: Record<string, number[]> = {};
+  for (const name of names) shapes[name] = [...updates[0].tensors[name].shape];
+  updates.forEach((u, k) => {
+    const have = new Set(Object.keys(u.tensors));
+    const missing = names.filter((n) => !have.has(n));
+    const extra = [...have].filter((n) => !names.includes(n));
+    if (missing.length || extra.length) {
+      const parts = [missing.length ? `lacks ${quote(missing)}` : '', extra.length ? `has extra ${quote(extra)}` : ''];
+      throw new AggregationError(`${who}: client ${k} ${parts.filter(Boolean).join(' and ')} compared with client 0`);
+    }
+    for (const name of names) {
+      const t = u.tensors[name];
+      const shape = shapes[name];
+      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+        throw new AggregationError(`${who}: tensor "${name}" of client ${k} has shape [${t.shape.join(', ')}], client 0 has [${shape.join(', ')}]`);
+      }
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (t.data.length !== n) throw new AggregationError(`${who}: tensor "${name}" of client ${k} has ${t.data.length} values, its shape needs ${n}`);
+    }
+  });
+  return shapes;
 }
 
 function quote(names: string[]): string {

@@ -1,8 +1,11 @@
 // @splitlora/federation: round policy and aggregation over named tensor records. Pure, no I/O,
 // no timers: the server drives it with events and a clock.
-export { fedAvg, AggregationError, type WeightedUpdate, type HostTensor, type TensorRecord } from './fedavg';
+export { fedAvg, commonShapes, AggregationError, type WeightedUpdate, type HostTensor, type TensorRecord } from './fedavg';
 export {
   FedAvgStrategy,
+  RobustStrategy,
+  type RobustRule,
+  type RobustOptions,
   type Strategy,
   type ClientInfo,
   type FitResult,
@@ -19,3 +22,4 @@ export {
   type UploadVerdict,
   type UploadRejection,
 } from './round';
+export { trimmedMean, coordinateMedian } from './robust';

@@ -4,6 +4,7 @@
 // `tensors: null` and the caller keeps the previous average.
 
 import { fedAvg, type TensorRecord } from './fedavg';
+import { coordinateMedian, trimmedMean } from './robust';
 
 export interface ClientInfo {
   clientId: string;
@@ -68,7 +69,40 @@ export class FedAvgStrategy implements Strategy {
         reason: `${usable.length} usable result(s), fewer than minResults ${this.minResults}${failed}`,
       };
     }
-    return { tensors: fedAvg(usable), participants: usable.map((r) => r.clientId) };
+    return { tensors: this.combine(usable), participants: usable.map((r) => r.clientId) };
+  }
+
+  /** The new global adapter from the usable results: their example-weighted mean. */
+  protected combine(usable: readonly FitResult[]): TensorRecord {
+    return fedAvg(usable);
+  }
+}
+
+export type RobustRule = 'trimmed-mean' | 'median';
+
+export interface RobustOptions extends FedAvgOptions {
+  rule: RobustRule;
+  /** trimmed-mean: the share of clients dropped at each end, per coordinate (0 ≤ trim < 0.5). */
+  trim?: number;
+}
+
+/**
+ * FedAvgStrategy's rounds with a robust rule in place of the weighted mean (robust.ts). The trim
+ * count is ⌊trim·n⌋ of the n results, so with fewer than 1/trim clients nothing is trimmed.
+ */
+export class RobustStrategy extends FedAvgStrategy {
+  readonly rule: RobustRule;
+  readonly trim: number;
+
+  constructor(opts: RobustOptions) {
+    super(opts);
+    this.rule = opts.rule;
+    this.trim = opts.trim ?? 0.2;
+    if (!(this.trim >= 0 && this.trim < 0.5)) throw new Error(`RobustStrategy: trim must be in [0, 0.5), got ${opts.trim}`);
+  }
+
+  protected override combine(usable: readonly FitResult[]): TensorRecord {
+    return this.rule === 'median' ? coordinateMedian(usable) : trimmedMean(usable, Math.floor(this.trim * usable.length));
   }
 }
 

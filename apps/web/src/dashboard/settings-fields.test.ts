@@ -19,6 +19,7 @@ describe('dashboard settings fields', () => {
     for (const t of opts('lora.targets')) expect(() => parseSettings({ lora: { targets: [t] } })).not.toThrow();
     expect(() => parseSettings({ lora: { targets: ['wte'] } })).toThrow();
     for (const w of opts('wire')) expect(parseSettings({ wire: w }).wire).toBe(w);
+    for (const a of opts('aggregation')) expect(parseSettings({ aggregation: a }).aggregation).toBe(a);
   });
 
   it('parse and bound values, naming the field in each error', () => {
