@@ -46,7 +46,9 @@ export class RunPanel {
     c.loss.textContent = formatLoss(run.lastLoss);
     c.speed.textContent = throughput === null || over ? '–' : `${formatRate(throughput)} tokens/s`;
     const lora = run.settings.lora as { r?: number; targets?: string[] } | undefined;
-    c.shape.textContent = `cut ${run.cut} · r ${lora?.r ?? '?'} · ${(lora?.targets ?? []).join(', ')}`;
+    const rule = String(run.settings.aggregation ?? 'fedavg');
+    const aggregation = rule === 'trimmed-mean' ? `trimmed mean (${run.settings.trim})` : rule;
+    c.shape.textContent = `cut ${run.cut} · r ${lora?.r ?? '?'} · ${(lora?.targets ?? []).join(', ')} · ${aggregation}`;
     this.pause.disabled = busy || !PAUSABLE.includes(run.status);
     this.resume.disabled = busy || run.status !== 'paused';
     this.stop.disabled = busy || over;
