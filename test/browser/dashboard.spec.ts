@@ -1,18 +1,15 @@
 // Acceptance test of the operator dashboard: it creates a run from its form, two volunteer tabs
 // join, and the dashboard shows them, their steps and the loss; pause/resume/stop steer the run,
 // a wrong token is refused with a clear message, and the downloads (metrics CSV, PEFT adapters)
-// load back. The server runs in this process (buildApp on port 0, serving dist/web), as in
+// load back. The server runs in this process (web-server.ts: buildApp on port 0, serving dist/web), as in
 // volunteers.spec.ts.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
-import { selectNodeBackend } from '@splitlora/backend/node';
-import { adapterFromPeft, initGpt2Weights, type GPT2Config } from '@splitlora/model';
-import { buildApp, readTar } from '@splitlora/server';
+import { adapterFromPeft } from '@splitlora/model';
+import { readTar } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
+import { startWebServer } from './web-server';
 
-const webDir = fileURLToPath(new URL('../../dist/web', import.meta.url));
-const config: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
 const TOKEN = 'dashboard-test-token';
 const INTERVAL = 3;
 const SCREENSHOT = process.env.DASHBOARD_SCREENSHOT ?? '/tmp/dashboard.png';
@@ -21,13 +18,7 @@ let app: FastifyInstance;
 let base: string;
 
 test.beforeAll(async () => {
-  if (!existsSync(`${webDir}/dashboard.html`)) throw new Error(`${webDir}/dashboard.html is missing: run "npm run build:web" first (npm run test:browser does)`);
-  await selectNodeBackend('wasm', () => {});
-  const weights = initGpt2Weights(config, 1);
-  ({ app } = await buildApp({ model: { id: 'dashboard-tiny', config, weights }, token: TOKEN, webDir }));
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const addr = app.server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  ({ app, base } = await startWebServer({ id: 'dashboard-tiny', token: TOKEN, page: 'dashboard.html' }));
 });
 
 test.afterAll(async () => {

@@ -1,19 +1,13 @@
 // Acceptance test of the volunteer page: three Chromium tabs train one run against the real
 // server (Fastify + socket.io, started in this process and serving dist/web). Each tab joins on
 // its own sample shard of a different size, so the example-weighted mean differs from a plain one.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from '@playwright/test';
-import { selectNodeBackend } from '@splitlora/backend/node';
 import { syntheticE2E } from '@splitlora/data';
-import { initGpt2Weights, type GPT2Config } from '@splitlora/model';
-import { buildApp } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
+import { startWebServer } from './web-server';
 // Types only: the page's window.__splitlora (its events, stats and adapter).
 import type { PlainAdapter, RecordedEvent } from '../../apps/web/src/test-hook';
 
-const webDir = fileURLToPath(new URL('../../dist/web', import.meta.url));
-const config: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
 const TOKEN = 'browser-test-token';
 const ROUNDS = 2;
 const INTERVAL = 4;
@@ -63,14 +57,7 @@ let app: FastifyInstance;
 let base: string;
 
 test.beforeAll(async () => {
-  if (!existsSync(`${webDir}/index.html`)) throw new Error(`${webDir}/index.html is missing: run "npm run build:web" first (npm run test:browser does)`);
-  await selectNodeBackend('wasm', () => {});
-  const weights = initGpt2Weights(config, 1);
-  weights['wte.weight'].data = weights['wte.weight'].data.map((x) => x * 25); // let LoRA move the logits
-  ({ app } = await buildApp({ model: { id: 'browser-tiny', config, weights }, token: TOKEN, webDir }));
-  await app.listen({ port: 0, host: '127.0.0.1' }); // loopback is a secure context: navigator.gpu exists
-  const addr = app.server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  ({ app, base } = await startWebServer({ id: 'browser-tiny', token: TOKEN, page: 'index.html', wteScale: 25 }));
 });
 
 test.afterAll(async () => {
