@@ -188,6 +188,26 @@ test('a picked file is parsed in the page, and a bad line is named clearly', asy
   await expect(page.locator('#data-status')).toHaveText('2 examples from e2e.txt');
 });
 
+test('the sample-shard button joins at once; the favicon and /dashboard answer', async ({ page }) => {
+  await page.goto(base);
+  await expect(page.locator('#s-backend')).not.toHaveText('checking…', { timeout: 60_000 });
+  await page.locator('#sample').click(); // no "Join training" click
+  await expect(page.locator('#leave')).toBeEnabled();
+  await expect(page.locator('#join')).toBeDisabled();
+  await expect.poll(() => statusOf(page), { timeout: 60_000 }).toMatch(/^(lobby|loading|waiting|training|finished)$/);
+  await page.locator('#leave').click();
+  await expect(page.locator('#s-state')).toHaveText('not joined');
+
+  const icon = await page.locator('link[rel="icon"]').getAttribute('href');
+  const res = await page.request.get(new URL(icon!, base).href);
+  expect(res.status()).toBe(200);
+  expect(res.headers()['content-type']).toMatch(/^image\/svg\+xml/);
+  // The 302 keeps the #token fragment: the dashboard adopts it (and then takes it out of the URL).
+  await page.goto(`${base}/dashboard#token=${TOKEN}`);
+  expect(new URL(page.url()).pathname).toBe('/dashboard.html');
+  await expect.poll(() => page.evaluate(() => sessionStorage.getItem('splitlora.operatorToken'))).toBe(TOKEN);
+});
+
 test('closing one tab mid-round does not stall the run', async ({ context }) => {
   const tabs = await Promise.all([1, 2, 3].map(async (seed) => {
     const page = await context.newPage();

@@ -32,7 +32,7 @@ describe('evaluation from the operator API', () => {
     expect(ev.progress).toBe(1);
 
     // The same numbers by hand: base + average client adapter + server adapter on the held-out set.
-    const adapter = { ...run.average, ...(await run.opts.engine.model.adapter()) };
+    const adapter = { ...run.average, ...(await run.opts.engine.snapshot()).adapter };
     const model = new FullModel(TINY, toWeights(server.weights), { lora: { ...lora, targets: ['q', 'v'] }, optimizer: { lr: 0, ...SPLITLORA_ADAMW }, adapter });
     const want = await heldoutLoss(model, encodeExamples(syntheticE2E({ n: 200, seed: 987_654 }).slice(0, 12)), { batch: 8 });
     expect(ev.result!.examples).toBe(12);

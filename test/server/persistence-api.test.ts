@@ -19,7 +19,7 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 
 async function start(dataDir: string) {
   await selectNodeBackend('wasm', () => {});
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir });
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, backend: 'wasm' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
@@ -130,7 +130,7 @@ describe('operator API with a data directory', () => {
     let { app, manager } = server;
     const [{ id }] = (await get(app, '/api/runs')).json().runs;
     const live = manager.runs.get(id)!;
-    const serverAdapter = await live.opts.engine.model.adapter();
+    const serverAdapter = (await live.opts.engine.snapshot()).adapter;
     const average = live.average;
 
     const unpack = async (a: FastifyInstance) => {

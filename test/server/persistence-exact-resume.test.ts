@@ -25,7 +25,7 @@ const LAST = settings.rounds - 1;
 
 async function start(dataDir: string, port = 0) {
   await selectNodeBackend('wasm', () => {});
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, logger: false });
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, logger: false, backend: 'wasm' });
   await app.listen({ port, host: '127.0.0.1' });
   const addr = app.server.address();
   const p = typeof addr === 'object' && addr ? addr.port : 0;

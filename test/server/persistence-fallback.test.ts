@@ -17,7 +17,7 @@ const examples = encodeExamples(syntheticE2E({ n: 12, seed: 8 }));
 async function start(dataDir: string, log: string[]) {
   await selectNodeBackend('wasm', () => {});
   const logger = { level: 'info', stream: { write: (line: string) => void log.push(line) } };
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, logger });
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, logger, backend: 'wasm' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
@@ -62,9 +62,9 @@ describe('a corrupt or half-written checkpoint', () => {
     expect(run.round).toBe(k1.round + 1);
     expect(run.globalStep).toBe(good.state.globalStep);
     expectSame(run.average, good.client, 'client average');
-    const model = run.opts.engine.model;
-    expectSame(await model.adapter(), good.server, 'server adapter');
-    const opt = await model.optimizer.exportState();
+    const snap = await run.opts.engine.snapshot();
+    expectSame(snap.adapter, good.server, 'server adapter');
+    const opt = snap.optimizer;
     expect(opt.step).toBe(good.optimizer.step);
     expectSame(opt.m, good.optimizer.m, 'adam m');
     expectSame(opt.v, good.optimizer.v, 'adam v');

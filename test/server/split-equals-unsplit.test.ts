@@ -30,7 +30,7 @@ describe('SplitLoRA with one client equals the unsplit model', () => {
     }
     const want = await full.adapter();
     const clientHeld = (await v.adapter())!;
-    const serverHeld = await server.manager.runs.get(runId)!.opts.engine.model.adapter();
+    const serverHeld = (await server.manager.runs.get(runId)!.opts.engine.snapshot()).adapter;
     const got = { ...clientHeld, ...serverHeld };
     expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
     for (const [name, t] of Object.entries(want)) {

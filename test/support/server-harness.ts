@@ -20,7 +20,7 @@ export function tinyWeights(config: GPT2Config = TINY, seed = 1): TensorRecord {
 
 export async function startServer(config: GPT2Config = TINY, weights = tinyWeights(config)) {
   await selectNodeBackend('wasm', () => {});
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config, weights }, token: TOKEN });
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config, weights }, token: TOKEN, backend: 'wasm' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -34,7 +34,8 @@ export function socketTo(base: string): Socket {
 export function startVolunteer(base: string, examples: EncodedExample[], seed: number, onEvent: (e: VolunteerEvent) => void = () => {}) {
   const v = new Volunteer({
     socket: socketTo(base), examples, backend: 'wasm', userAgent: 'vitest', seed, onEvent,
-    loadModel: async () => { const m = await downloadClientModel(base); return { config: m.config, weights: toWeights(m.weights) }; },
+    // F32: these tests compare the split model with the unsplit one, whose weights are F32.
+    loadModel: async () => { const m = await downloadClientModel(base, { dtype: 'F32' }); return { config: m.config, weights: toWeights(m.weights) }; },
   });
   v.start();
   return v;

@@ -25,14 +25,37 @@ describe('bench-model', () => {
     expect(r.matmulRatio).toBeCloseTo(r.achievedGflops / 10, 6);
     expect(r.headFlopShare).toBeGreaterThan(0);
     expect(r.headFlopShare).toBeLessThan(1);
+    expect(r.lossRows).toBe(16);
+    expect(r.part).toBe('full');
+    expect(r.weightBytes).toBeGreaterThan(0);
+    expect(r.peakBytes).toBeGreaterThanOrEqual(r.weightBytes);
+    expect(r.wasmHeapBytes).toBeGreaterThan(r.weightBytes);
     const table = benchTables([r], 10);
-    expect(table).toMatch(/^config\s+layers×d\s+B×T\s+tokens\/s/);
+    expect(table).toMatch(/^config\s+part\s+layers×d\s+B×T\s+loss rows\s+tokens\/s/);
     expect(table).toContain('head share of time');
+    expect(table).toMatch(/transposed copies\s+weights MiB\s+copies MiB\s+peak tensors MiB\s+wasm heap MiB/);
+  });
+
+  it('a half-prompt server case: the head FLOPs count the loss rows only, and copies can be switched off', async () => {
+    const cfg = { vocabSize: 500, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
+    const half = { name: 'toy-server', cfg, batch: 2, seqLen: 8, promptFraction: 0.5, serverCut: 1 };
+    const off = await benchConfig(half, 0, 1, 10, { transposedCopies: false });
+    expect(off.lossRows).toBe(8);
+    expect(off.part).toBe('server@1');
+    expect(off.layers).toBe(1);
+    expect(off.transposedCopies).toBe(false);
+    expect(off.copyBytes).toBe(0);
+    const on = await benchConfig(half, 0, 1, 10, { transposedCopies: true });
+    expect(on.copyBytes).toBeGreaterThan(0);
+    // Same shapes, so the same FLOP count; all 16 loss rows would add 8 rows × 2·d·V ×2 to it.
+    expect(on.stepGflop).toBeCloseTo(off.stepGflop, 12);
+    const all = await benchConfig({ ...half, promptFraction: 0 }, 0, 1, 10, { transposedCopies: false });
+    expect((all.stepGflop - off.stepGflop) * 1e9).toBeCloseTo(8 * 4 * 16 * 500, 3);
   });
 
   it('--only rejects unknown configs by name', async () => {
     const r = await runCli(['bench-model', '--only', 'nano,huge', '--backend', 'cpu']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/--only: unknown config huge; choose from gpt2, nano, mini/);
+    expect(r.stderr).toMatch(/--only: unknown config huge; choose from gpt2, nano, mini, gpt2-8x128, gpt2-medium-server/);
   });
 });

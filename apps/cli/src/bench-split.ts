@@ -18,7 +18,7 @@ import {
   PROTOCOL_VERSION, WIRE_FORMATS, decodeTensor, encodeTensor, msgpackParser, validate, wireBytes,
   type ActivationsMessage, type GradientMessage, type HostTensor, type WireFormat,
 } from '@splitlora/protocol';
-import { ServerEngine } from '@splitlora/server';
+import { LocalServerCompute, ServerEngine } from '@splitlora/server';
 import { formatTable } from './table';
 
 export interface SplitBenchOptions {
@@ -30,7 +30,7 @@ export interface SplitBenchOptions {
   log?: (s: string) => void;
 }
 
-interface Spec {
+export interface Spec {
   name: string;
   cfg: GPT2Config;
   batch: number;
@@ -61,14 +61,14 @@ async function sync(m: ClientModel): Promise<void> {
 
 // ---- a loopback socket.io pair with the project's msgpack parser --------------------------
 
-interface Loopback {
+export interface Loopback {
   client: ClientSocket;
   /** The server-side handler for 'activations': returns the gradient message. */
   setHandler(h: (m: ActivationsMessage) => Promise<GradientMessage>): void;
   close(): Promise<void>;
 }
 
-async function loopback(): Promise<Loopback> {
+export async function loopback(): Promise<Loopback> {
   const http = createServer();
   // Long pings: a gpt2 step blocks this one event loop for seconds, which must not look like a dead peer.
   const io = new Server(http, { parser: msgpackParser, maxHttpBufferSize: 256 * 1024 * 1024, pingInterval: 600_000, pingTimeout: 600_000 });
@@ -115,7 +115,7 @@ function roundTrip(lb: Loopback, msg: ActivationsMessage): Promise<GradientMessa
 
 // ---- (1) + (2): one split step, timed by part, against the unsplit step ------------------
 
-interface StepTiming {
+export interface StepTiming {
   model: string;
   shape: string;
   cut: number;
@@ -138,7 +138,7 @@ interface StepTiming {
   messageBytes: number;
 }
 
-async function timeSplit(spec: Spec, weights: Weights, lb: Loopback, wire: WireFormat, warmup: number, iters: number): Promise<StepTiming> {
+export async function timeSplit(spec: Spec, weights: Weights, lb: Loopback, wire: WireFormat, warmup: number, iters: number): Promise<StepTiming> {
   const { cfg } = spec;
   const cut = defaultCut(cfg);
   const client = new ClientModel(cfg, weights, cut, subOpts(1));
@@ -382,7 +382,7 @@ function recommend(runs: WireRun[], tol = 0.01): { format: WireFormat; reason: s
 
 // ---- (4): ServerEngine throughput with concurrent clients ----------------------------------
 
-interface ThroughputRow {
+export interface ThroughputRow {
   model: string;
   clients: number;
   batching: boolean;
@@ -392,15 +392,16 @@ interface ThroughputRow {
   msPerRound: number;
 }
 
-async function throughput(spec: Spec, weights: Weights, counts: number[], rounds: number, log: (s: string) => void): Promise<ThroughputRow[]> {
+export async function throughput(spec: Spec, weights: Weights, counts: number[], rounds: number, log: (s: string) => void): Promise<ThroughputRow[]> {
   const { cfg, batch: B, seqLen: T } = spec;
   const cut = defaultCut(cfg);
   const bs = batches(B, T, Math.max(...counts), 5).map((b) => ({ ...b, seqLen: b.seqLen }));
   const rows: ThroughputRow[] = [];
   for (const batching of [true, false]) {
     for (const n of counts) {
-      const model = new ServerModel(cfg, weights, cut, subOpts(2));
-      const engine = new ServerEngine(model, { batching, maxGroup: 16, smoothing: SMOOTHING, seed: 0 });
+      const compute = new LocalServerCompute(weights, { config: cfg, cut, lora: subOpts(2).lora, seed: 2, lr: subOpts(2).optimizer.lr, schedule: { kind: 'constant' }, smoothing: SMOOTHING });
+      const model = compute.model;
+      const engine = new ServerEngine(compute, { batching, maxGroup: 16 });
       // Cut activations as a client would send them: [B, T, d], here random (the server cost does not depend on values).
       const reqs = bs.slice(0, n).map((b, c) => ({
         clientId: `c${c}`,
@@ -507,6 +508,9 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
     const small: Spec = { ...nano, batch: quick ? 1 : 2, seqLen: 32 };
     log(`\n(4) ServerEngine throughput, ${rounds} rounds of N concurrent requests after a warm-up round`);
     const thr = await throughput(small, nanoW, counts, rounds, log);
+    // At GPT-2 S shape: 1, 4 and 8 clients of one 64-token row each (the server part: 9 blocks + the head).
+    const gpt2Thr: Spec = { ...gpt2, name: 'gpt2', batch: 1, seqLen: 64 };
+    thr.push(...(await throughput(gpt2Thr, gpt2W, [1, 4, 8], quick ? 1 : 2, log)));
     const thrTable = formatTable(
       ['model', 'tokens/request', 'clients', 'batched tokens/s', 'one-at-a-time tokens/s', 'batched speed-up', 'batched ms/round', 'one-at-a-time ms/round'],
       thr.filter((r) => r.batching).map((b) => {

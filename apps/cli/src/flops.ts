@@ -5,7 +5,7 @@
 //     blocks     L · 24·N·d²      c_attn 6d², attn.c_proj 2d², mlp.c_fc 8d², mlp.c_proj 8d² per token
 //     attention  L · 4·N·T·d      QKᵀ and softmax·V; tfjs computes the full T×T scores, masked or not
 //     LoRA       L · Σ_targets 2·N·r·(d_in + d_out)
-//     LM head    2·N·d·V          tied to wte
+//     LM head    2·M·d·V          tied to wte, on the M ≤ N rows the loss mask covers (M = N without a mask)
 //   backward: the base weights are frozen, so each frozen-weight matmul needs only its input
 //     gradient (1× its forward: no weight gradient, unlike the usual "backward = 2× forward");
 //     attention products and LoRA matmuls need both operands' gradients (2× their forward).
@@ -24,9 +24,11 @@ export interface StepFlops {
   head: number;
 }
 
-export function trainStepFlops(cfg: GPT2Config, lora: Pick<LoraConfig, 'r' | 'targets'>, batch: number, seqLen: number): StepFlops {
+/** `headRows`: how many of the batch·seqLen rows the head and loss run on (default all). */
+export function trainStepFlops(cfg: GPT2Config, lora: Pick<LoraConfig, 'r' | 'targets'>, batch: number, seqLen: number, headRows = batch * seqLen): StepFlops {
   const { nEmbd: d, nLayer: L, vocabSize: V } = cfg;
   const N = batch * seqLen;
+  if (!(headRows >= 0 && headRows <= N)) throw new Error(`flops: headRows ${headRows} must be within 0..${N}`);
   const linear = 24 * N * d * d;
   const attention = 4 * N * seqLen * d;
   let loraFwd = 0;
@@ -34,7 +36,7 @@ export function trainStepFlops(cfg: GPT2Config, lora: Pick<LoraConfig, 'r' | 'ta
     const [din, dout] = loraDims(t, d);
     loraFwd += 2 * N * lora.r * (din + dout);
   }
-  const head = 2 * N * d * V;
+  const head = 2 * headRows * d * V;
   const forward = L * (linear + attention + loraFwd) + head;
   const backward = L * (linear + 2 * attention + 2 * loraFwd) + head;
   return { forward, backward, total: forward + backward, head: 2 * head };

@@ -22,7 +22,7 @@ export function positiveNumber(value: string): number {
 
 export const BACKEND_CHOICES = ['auto', ...NODE_BACKENDS] as const;
 
-/** `--backend auto|tensorflow-gpu|tensorflow|wasm|cpu`; every command that computes takes it. */
+/** `--backend auto|tensorflow-gpu|webgpu|tensorflow|wasm|cpu`; every command that computes takes it. */
 export function backendOption(): Option {
   return new Option('--backend <name>', 'tfjs backend (auto picks the fastest available)').choices(BACKEND_CHOICES).default('auto');
 }

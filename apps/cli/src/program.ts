@@ -1,7 +1,10 @@
 // The `splitlora` command line: one commander program, one module per command.
 import { Command } from 'commander';
 import { benchCommand } from './commands/bench';
+import { benchBrowserCommand } from './commands/bench-browser';
+import { benchGpuCommand } from './commands/bench-gpu';
 import { benchModelCommand } from './commands/bench-model';
+import { benchServerCommand } from './commands/bench-server';
 import { benchSplitCommand } from './commands/bench-split';
 import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
@@ -22,6 +25,9 @@ export function createProgram(): Command {
     .addCommand(generateCommand())
     .addCommand(benchModelCommand())
     .addCommand(benchSplitCommand())
+    .addCommand(benchServerCommand())
+    .addCommand(benchBrowserCommand())
+    .addCommand(benchGpuCommand())
     .addCommand(metricsCommand())
     .addCommand(evalCommand())
     .addCommand(simulateCommand())

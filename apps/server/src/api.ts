@@ -54,9 +54,14 @@ export function registerApi(app: FastifyInstance, manager: RunManager, opts: { t
   const auth = operatorAuth(opts.token);
   const mutating = { onRequest: auth };
 
-  app.get('/api/health', async (): Promise<HealthInfo> => ({
-    ok: true, model: manager.model.id, backend: opts.backend ?? null, run: manager.current?.id ?? null, persistent: manager.dataDir !== null,
-  }));
+  // ok is false while the training worker is down or restarting: the server answers, but cannot train.
+  app.get('/api/health', async (): Promise<HealthInfo> => {
+    const compute = { ...manager.compute.health };
+    return {
+      ok: compute.status === 'ready' || compute.status === 'idle', model: manager.model.id, backend: compute.backend ?? opts.backend ?? null,
+      run: manager.current?.id ?? null, persistent: manager.dataDir !== null, compute, runHold: manager.current?.computeHoldReason ?? null,
+    };
+  });
 
   app.get('/api/runs', async () => ({ runs: manager.list() }));
 
@@ -87,7 +92,7 @@ export function registerApi(app: FastifyInstance, manager: RunManager, opts: { t
   });
 
   app.post<{ Body: Static<typeof CreateRunBody> }>('/api/runs', { ...mutating, schema: { body: CreateRunBody } }, async (req, reply) => {
-    const run = manager.create(req.body ?? {});
+    const run = await manager.create(req.body ?? {});
     return reply.code(201).send(manager.summary(run));
   });
 

@@ -5,10 +5,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import { prepareWebgpuForWorkers } from '@splitlora/backend/node';
+import { ComputeWorker, sharedRecord } from './compute/compute-worker';
 import { Evaluations } from './evaluations';
 import { registerApi } from './api';
 import { ApiError, RunManager, type LoadedModel } from './run-manager';
 import { attachSockets } from './socket';
+import { sendClientFile } from './model-files';
+import { configToHf } from '@splitlora/model';
 import { Store } from './store';
 
 export { RunManager, type LoadedModel } from './run-manager';
@@ -25,7 +29,12 @@ export interface AppOptions {
    */
   dataDir?: string;
   logger?: boolean | object;
+  /** The tfjs backend of the compute workers (selectNodeBackend's names; default "auto"). */
   backend?: string;
+  /** Let the compute workers take fault requests (crash-handling tests only). */
+  computeFaults?: boolean;
+  /** socket.io heartbeat (default 25 s interval, 60 s timeout). */
+  heartbeat?: { pingInterval: number; pingTimeout: number };
   /** Largest batch × sequence a run may configure; sizes socket.io's message limit. */
   maxBatch?: number;
   maxSeqLen?: number;
@@ -33,7 +42,7 @@ export interface AppOptions {
 
 export const DB_FILE = 'splitlora.db';
 
-export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance; manager: RunManager }> {
+export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance; manager: RunManager; evaluations: Evaluations }> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 1024 * 1024,
@@ -44,14 +53,20 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   const dataDir = opts.dataDir ? resolve(opts.dataDir) : null;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const store = new Store(dataDir ? join(dataDir, DB_FILE) : ':memory:');
-  const manager = new RunManager(opts.model, limits, app.log, store, dataDir);
-  const { config } = opts.model;
+  // One copy of the base weights, shared by the main thread (client files) and every compute worker.
+  const model = { ...opts.model, weights: sharedRecord(opts.model.weights) };
+  const backend = opts.backend ?? 'auto';
+  // A worker cannot point the Vulkan loader at SwiftShader itself (its process.env is a copy).
+  if (backend === 'webgpu') await prepareWebgpuForWorkers((m) => app.log.info(m));
+  const compute = new ComputeWorker({ role: 'train', backend, config: model.config, weights: model.weights, allowFaults: opts.computeFaults });
+  const manager = new RunManager(model, limits, app.log, store, dataDir, compute);
+  const { config } = model;
   if (dataDir) await manager.resumeInterrupted();
 
   // socket.io shares the HTTP server; it is attached once Fastify has created it.
   app.addHook('onReady', async () => {
     const adapterParams = 4 * config.nLayer * 4 * config.nEmbd * 256; // generous: r ≤ 256, 4 targets
-    manager.io = attachSockets(app.server, { currentRun: () => manager.current, log: app.log }, { dModel: config.nEmbd, maxBatch: limits.maxBatch, maxSeqLen: Math.min(limits.maxSeqLen, config.nPositions), adapterParams: Math.min(adapterParams, 64 * 1024 * 1024) });
+    manager.io = attachSockets(app.server, { currentRun: () => manager.current, log: app.log, heartbeat: opts.heartbeat }, { dModel: config.nEmbd, maxBatch: limits.maxBatch, maxSeqLen: Math.min(limits.maxSeqLen, config.nPositions), adapterParams: Math.min(adapterParams, 64 * 1024 * 1024) });
   });
   // preClose, not onClose: Fastify waits for open connections before onClose, and a volunteer's
   // WebSocket stays open until socket.io closes it.
@@ -72,30 +87,41 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     reply.code(status).send({ error: status === 500 ? 'E_INTERNAL' : 'E_BAD_REQUEST', message: status === 500 ? 'the server failed on this request; see its log' : err.message });
   });
 
-  const evaluations = new Evaluations(manager, app.log);
-  registerApi(app, manager, { token: opts.token, backend: opts.backend, evaluations });
+  const evaluations = new Evaluations(manager, app.log, { backend, allowFaults: opts.computeFaults });
+  registerApi(app, manager, { token: opts.token, backend, evaluations });
 
   // The client submodel: /api/model says where the current run's files are; the files themselves
   // are immutable under their hash.
-  app.get('/api/model', async (_req, reply) => {
+  app.get('/api/model', async () => {
     const run = manager.current;
-    if (!run) return reply.code(404).send({ error: 'E_NOT_FOUND', message: 'no run yet; the operator has not started one' });
-    const f = manager.files(run.opts.cut);
-    return { modelId: opts.model.id, hash: f.hash, config: `/model/${f.hash}/config.json`, weights: `/model/${f.hash}/client.safetensors`, bytes: f.safetensors.byteLength };
+    // The architecture comes even before a run (the files need a run's cut), so a page can choose
+    // its backend before it says hello.
+    const architecture = configToHf(config);
+    if (!run) return { modelId: model.id, architecture, files: null, message: 'no run yet; the operator has not started one' };
+    const f = await manager.files(run.opts.cut);
+    const weights = `/model/${f.hash}/client.safetensors`;
+    return { modelId: model.id, architecture, hash: f.hash, config: `/model/${f.hash}/config.json`, weights, bytes: f.safetensors.byteLength, dtype: 'F16', sha256: f.sha256, weightsF32: `${weights}?dtype=F32` };
   });
   app.get<{ Params: { hash: string; file: string } }>('/model/:hash/:file', async (req, reply) => {
     const f = manager.filesByHash(req.params.hash);
     if (!f) return reply.code(404).send({ error: 'E_NOT_FOUND', message: 'unknown model files; fetch /api/model for the current ones' });
     reply.header('cache-control', 'public, max-age=31536000, immutable');
     if (req.params.file === 'config.json') return f.config;
-    if (req.params.file === 'client.safetensors') return reply.type('application/octet-stream').send(Buffer.from(f.safetensors.buffer, f.safetensors.byteOffset, f.safetensors.byteLength));
+    if (req.params.file === 'client.safetensors') return sendClientFile(req, reply, f);
     return reply.code(404).send({ error: 'E_NOT_FOUND', message: `no file "${req.params.file}"` });
   });
 
   if (opts.webDir && existsSync(opts.webDir)) {
     await app.register(fastifyStatic, { root: opts.webDir, index: ['index.html'] });
+    // Pretty URL for the dashboard. The browser keeps the #token=… fragment across a 302.
+    for (const url of ['/dashboard', '/dashboard/']) {
+      app.get(url, async (req, reply) => {
+        const q = req.url.indexOf('?');
+        return reply.redirect(`/dashboard.html${q < 0 ? '' : req.url.slice(q)}`, 302);
+      });
+    }
   } else {
     app.get('/', async (_req, reply) => reply.type('text/plain').send('The web app is not built: run "npm run build:web", then restart the server.'));
   }
-  return { app, manager };
+  return { app, manager, evaluations };
 }

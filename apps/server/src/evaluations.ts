@@ -1,14 +1,15 @@
 // Held-out evaluation of a run from the dashboard: the whole model (frozen base + the averaged
 // client adapter on blocks [0, k) + the server adapter on [k, L)) scored on a data file, and
-// optionally the five E2E metrics on the first MRs. Runs in the server process between steps.
+// optionally the five E2E metrics on the first MRs. Each evaluation runs in a worker of its own
+// (compute/evaluate-job.ts), with its own backend memory, started for it and ended after it: it
+// neither blocks the sockets nor can take the training worker down if it fails.
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import { encodeExamples, syntheticE2E, type TextExample } from '@splitlora/data';
-import { readDataFile } from '@splitlora/data/node';
-import { evaluateE2E, heldoutLoss } from '@splitlora/evaluation';
 import type { EvaluationInfo } from '@splitlora/protocol';
-import { FullModel, SPLITLORA_ADAMW, toWeights, type TensorRecord, type Weights } from '@splitlora/model';
+import type { TensorRecord } from '@splitlora/model';
 import { loadLatestCheckpoint } from './checkpoint';
+import { ComputeWorker } from './compute/compute-worker';
+import type { EvaluationOutput } from './compute/messages';
 import { ApiError, type RunManager } from './run-manager';
 import { parseSettings } from './settings';
 
@@ -26,10 +27,11 @@ const HELDOUT_SEED = 987_654;
 
 export class Evaluations {
   private readonly byRun = new Map<string, EvaluationInfo[]>();
-  private fullWeights: Weights | null = null;
   private queue: Promise<void> = Promise.resolve();
+  /** The worker of the evaluation under way (tests reach it to break it). */
+  worker: ComputeWorker | null = null;
 
-  constructor(private readonly manager: RunManager, private readonly log: FastifyBaseLogger) {}
+  constructor(private readonly manager: RunManager, private readonly log: FastifyBaseLogger, private readonly compute: { backend: string; allowFaults?: boolean }) {}
 
   list(runId: string): EvaluationInfo[] {
     return this.byRun.get(runId) ?? [];
@@ -49,10 +51,7 @@ export class Evaluations {
 
   private async adapters(runId: string): Promise<{ client: TensorRecord; server: TensorRecord; round: number }> {
     const live = this.manager.runs.get(runId);
-    if (live) {
-      const engine = live.opts.engine;
-      return { client: live.average, server: await engine.between(() => engine.model.adapter()), round: live.round };
-    }
+    if (live) return { client: live.average, server: await this.manager.serverAdapter(live), round: live.round };
     const dir = this.manager.runDir(runId);
     const loaded = dir ? await loadLatestCheckpoint(dir, () => {}, { quarantine: false }) : null;
     if (!loaded?.checkpoint) throw new Error(`run ${runId} has no intact checkpoint to evaluate`);
@@ -61,37 +60,32 @@ export class Evaluations {
 
   private async run(ev: EvaluationInfo, req: EvaluationRequest, file: string | undefined): Promise<void> {
     ev.status = 'running';
-    let model: FullModel | null = null;
+    const { config, weights } = this.manager.model;
+    const worker = new ComputeWorker({ role: 'evaluate', backend: this.compute.backend, config, weights, allowFaults: this.compute.allowFaults });
+    this.worker = worker;
     try {
-      const text: TextExample[] = file ? (await readDataFile(file, 'auto')).examples : syntheticE2E({ n: 200, seed: HELDOUT_SEED });
-      const examples = text.slice(0, req.limit ?? text.length);
       const live = this.manager.runs.get(ev.runId);
       const settings = live ? live.settings : parseSettings(this.manager.store.getRun(ev.runId)!.settings);
       const { client, server, round } = await this.adapters(ev.runId);
-      this.fullWeights ??= toWeights(this.manager.model.weights);
-      model = new FullModel(this.manager.model.config, this.fullWeights, { lora: { ...this.manager.loraOf(settings), dropout: 0 }, optimizer: { lr: 0, ...SPLITLORA_ADAMW }, adapter: { ...client, ...server } });
-      const e2eMrs = req.e2eMrs ?? 0;
-      const share = e2eMrs > 0 ? 0.5 : 1;
-      const loss = await heldoutLoss(model, encodeExamples(examples), { batch: 8, onProgress: (done, total) => { ev.progress = (share * done) / total; } });
-      const result: Record<string, number | string | null> = { round, examples: loss.examples, tokens: loss.tokens, meanNll: loss.meanNll, perplexity: loss.perplexity };
-      if (e2eMrs > 0) {
-        const e2e = await evaluateE2E(model, examples, { limit: e2eMrs, onProgress: (done: number, total: number) => { ev.progress = 0.5 + (0.5 * done) / total; } });
-        Object.assign(result, e2e.metrics);
-      }
+      await worker.start();
+      const job = { file, syntheticSeed: HELDOUT_SEED, limit: req.limit, e2eMrs: req.e2eMrs ?? 0, lora: this.manager.loraOf(settings), adapter: { ...client, ...server } };
+      const out = await worker.request<EvaluationOutput>({ op: 'evaluate', job }, { onProgress: (done, total) => { ev.progress = done / total; } });
+      const result = { round, ...out };
       ev.result = result;
       ev.status = 'done';
       ev.progress = 1;
-      const metric = { at: Date.now(), kind: 'eval', round, heldoutLoss: loss.meanNll, perplexity: loss.perplexity, evaluationId: ev.id, data: ev.data };
+      const metric = { at: Date.now(), kind: 'eval', round, heldoutLoss: Number(out.meanNll), perplexity: Number(out.perplexity), evaluationId: ev.id, data: ev.data };
       if (live) live.emit('metric', metric);
       else this.manager.store.addMetrics(ev.runId, [metric]);
       this.log.info({ run: ev.runId, evaluation: ev.id, ...result }, 'evaluation done');
     } catch (e) {
       ev.status = 'failed';
       ev.error = (e as Error).message;
-      this.log.warn({ run: ev.runId, evaluation: ev.id, err: ev.error }, 'evaluation failed');
+      this.log.warn({ run: ev.runId, evaluation: ev.id, err: ev.error }, 'evaluation failed; training is not affected');
     } finally {
       ev.finishedAt = Date.now();
-      model?.dispose(); // its adapter and optimizer; the shared base weights stay
+      this.worker = null;
+      await worker.close();
     }
   }
 }

@@ -2,7 +2,10 @@
 export { buildApp, DB_FILE, type AppOptions } from './app';
 export { ApiError, RunManager, type LoadedModel } from './run-manager';
 export { Run, type ClientRecord, type RunMetric, type RunRestore } from './run';
-export { ServerEngine, type EngineOptions } from './engine';
+export { ServerEngine, ComputeUnavailable, type EngineOptions } from './engine';
+export { LocalServerCompute, type ServerCompute, type ServerPartSpec, type ServerSnapshot, type StepReply, type StepRequest } from './compute/server-compute';
+export { ComputeWorker, WorkerServerCompute, sharedRecord } from './compute/compute-worker';
+export type { WorkerMemory } from './compute/messages';
 export { parseSettings, RunSettingsSchema, type RunSettings } from './settings';
 export { serve, DEFAULT_WEB_DIR, type ServeOptions } from './serve';
 export { Store, type ClientRow, type MetricRow, type MetricQuery, type RoundRow, type RunRow } from './store';

@@ -99,26 +99,29 @@ export class RunRecorder {
     });
   }
 
-  /** The run's counters, average and client states now; the server's adapter and optimizer between two server steps. */
+  /**
+   * The run's counters, average and client states now; the server's adapter and optimizer from the
+   * compute worker between two server steps. The snapshot is taken with or without a data
+   * directory: it is also the engine's restore point after a compute failure.
+   */
   private onAggregated({ round, states }: AggregatedEvent): void {
-    const dir = this.opts.checkpointDir;
-    if (!dir || this.closed) return;
+    if (this.closed) return;
     const run = this.run;
+    const snapshot = run.opts.engine.checkpoint();
+    const dir = this.opts.checkpointDir;
+    if (!dir) {
+      snapshot.catch((e) => this.opts.log.error({ run: run.id, round, err: e }, `server snapshot after round ${round} failed; the previous one stays the restore point`));
+      return;
+    }
     const state = {
       runId: run.id, round, nextRound: round + 1, globalStep: run.globalStep, at: Date.now(),
       clients: Object.fromEntries([...run.clients.values()].map((c) => [c.id, { steps: c.steps, tokens: c.tokens }])),
     };
     const client = run.average;
-    const engine = run.opts.engine;
-    const snapshot = engine.between(async () => ({
-      server: await engine.model.adapter(),
-      optimizer: await engine.model.optimizer.exportState(),
-      engine: { serverSteps: engine.stats.serverSteps, tokens: engine.stats.tokens },
-    }));
     this.chain = this.chain.then(async () => {
       try {
         const s = await snapshot;
-        const data: CheckpointData = { state: { ...state, engine: s.engine }, client, server: s.server, optimizer: s.optimizer, clientStates: states };
+        const data: CheckpointData = { state: { ...state, engine: { serverSteps: s.stats.serverSteps, tokens: s.stats.tokens } }, client, server: s.adapter, optimizer: s.optimizer, clientStates: states };
         const file = await writeCheckpoint(dir, data);
         this.lastCheckpoint = { round, file, at: state.at };
         this.opts.store.setRoundCheckpoint(run.id, round, file);

@@ -1,17 +1,21 @@
 // Runs: the live one (at most one is current), the ones in the store, and the resume of a run a
-// crash interrupted. Model parts (server weights, client files) are built once per cut and shared.
+// crash interrupted. Client files are built once per cut; each run's server part lives in the
+// training compute worker. When that worker fails, the live run is held (paused, reason
+// "compute"), a fresh worker starts, the server part is rebuilt from the run's restore point (its
+// state at the last aggregation, the checkpoint's server half) and the round restarts from there.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Server } from 'socket.io';
 import type { ClientInfo, RecoveryInfo, RunDetail, RunStatus, RunSummary } from '@splitlora/protocol';
-import {
-  ServerModel, SPLITLORA_ADAMW, defaultCut, disposeWeights, initLora, linearSchedule, loraShapes, serverTensorNames, toWeights,
-  type GPT2Config, type LoraConfig, type TensorRecord, type Weights,
-} from '@splitlora/model';
+import { defaultCut, initLora, loraShapes, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import { adapterArchive } from './adapter-archive';
 import { loadLatestCheckpoint, type CheckpointData } from './checkpoint';
+import { WorkerServerCompute } from './compute/compute-worker';
+import type { ServerPartSpec, ServerSnapshot } from './compute/server-compute';
 import { ServerEngine } from './engine';
-import { buildClientFiles, type ClientModelFiles } from './model-files';
+import { ComputeWorker } from './compute/compute-worker';
+import { clientModelFiles, type ClientFile, type ClientModelFiles } from './model-files';
 import { RunRecorder } from './persistence';
 import { Run, type RunRestore } from './run';
 import { parseSettings, type RunSettings } from './settings';
@@ -38,17 +42,30 @@ export class RunManager {
   io: Server | null = null;
   readonly recorders = new Map<string, RunRecorder>();
   readonly recovery = new Map<string, RecoveryInfo>();
-  private serverWeights = new Map<number, Weights>();
-  private clientFiles = new Map<number, ClientModelFiles>();
+  private clientFiles = new Map<number, Promise<ClientModelFiles>>();
+  private builtFiles: ClientModelFiles[] = [];
+  /** Where each live run's server part sits in the compute worker, and how to rebuild it. */
+  private parts = new Map<string, { key: string; spec: ServerPartSpec }>();
+  /** Failure times of the training worker, for giving up on a crash loop. */
+  private failures: number[] = [];
+  private recovering: Promise<void> | null = null;
+  private creating = false;
 
   constructor(
+    /** Its weights sit on SharedArrayBuffers, read by the compute workers without a copy. */
     readonly model: LoadedModel,
     readonly limits: { maxBatch: number; maxSeqLen: number },
     private log: FastifyBaseLogger,
     readonly store: Store,
     /** Checkpoints go under <dataDir>/runs/<id>; null keeps none. */
-    readonly dataDir: string | null = null,
-  ) {}
+    readonly dataDir: string | null,
+    /** The training worker: every run's server part and optimizer. */
+    readonly compute: ComputeWorker,
+  ) {
+    compute.on('failed', (reason: string) => {
+      this.recovering = this.recoverCompute(reason).finally(() => { this.recovering = null; });
+    });
+  }
 
   cutOf(s: RunSettings): number {
     const cut = s.cut || defaultCut(this.model.config);
@@ -56,14 +73,33 @@ export class RunManager {
     return cut;
   }
 
-  files(cut: number): ClientModelFiles {
+  /** The client part's download files for a cut, built once, off the main thread (1–2 s for GPT-2 S). */
+  files(cut: number): Promise<ClientModelFiles> {
     let f = this.clientFiles.get(cut);
-    if (!f) this.clientFiles.set(cut, (f = buildClientFiles(this.model.config, this.model.weights, cut)));
+    if (!f) {
+      f = this.buildFile(cut, 'F16').then((f16) => {
+        const files = clientModelFiles(this.model.config, cut, f16, () => this.buildFile(cut, 'F32'));
+        this.builtFiles.push(files);
+        return files;
+      });
+      f.catch(() => this.clientFiles.delete(cut)); // a failed build is tried again on the next request
+      this.clientFiles.set(cut, f);
+    }
     return f;
   }
 
+  private async buildFile(cut: number, dtype: 'F16' | 'F32'): Promise<ClientFile> {
+    const worker = new ComputeWorker({ role: 'files', backend: 'none', config: this.model.config, weights: this.model.weights });
+    try {
+      await worker.start();
+      return await worker.request<ClientFile>({ op: 'client-file', cut, dtype });
+    } finally {
+      await worker.close();
+    }
+  }
+
   filesByHash(hash: string): ClientModelFiles | undefined {
-    return [...this.clientFiles.values()].find((f) => f.hash === hash);
+    return this.builtFiles.find((f) => f.hash === hash);
   }
 
   runDir(id: string): string | null {
@@ -72,8 +108,18 @@ export class RunManager {
 
   // ---- creating and resuming ----------------------------------------------------------------
 
-  create(input: unknown): Run {
+  async create(input: unknown): Promise<Run> {
     if (this.current?.active) throw new ApiError(409, 'E_CONFLICT', `run ${this.current.id} is still ${this.current.state}; stop it first`);
+    if (this.creating) throw new ApiError(409, 'E_CONFLICT', 'another run is being created; try again in a moment');
+    this.creating = true;
+    try {
+      return await this.createNow(input);
+    } finally {
+      this.creating = false;
+    }
+  }
+
+  private async createNow(input: unknown): Promise<Run> {
     let settings: RunSettings;
     try {
       settings = parseSettings(input);
@@ -85,7 +131,7 @@ export class RunManager {
     if (settings.batch > this.limits.maxBatch || settings.seqLen > Math.min(this.limits.maxSeqLen, config.nPositions)) {
       throw new ApiError(400, 'E_BAD_REQUEST', `run settings: batch ${settings.batch} × seqLen ${settings.seqLen} exceeds this server's limit ${this.limits.maxBatch} × ${Math.min(this.limits.maxSeqLen, config.nPositions)} (raise --max-batch/--max-seq-len)`);
     }
-    const run = this.build(settings, cut, {});
+    const run = await this.build(settings, cut, {});
     this.store.insertRun({
       id: run.id, name: settings.name, settings, modelId: this.model.id, cut, status: run.state, round: 0, globalStep: 0, lastLoss: null,
       createdAt: run.createdAt, updatedAt: run.createdAt,
@@ -141,7 +187,7 @@ export class RunManager {
       clients,
       clientStates: ck?.clientStates,
     };
-    const run = this.build(settings, cut, { id: row.id, restore, checkpoint: ck ?? undefined });
+    const run = await this.build(settings, cut, { id: row.id, restore, checkpoint: ck ?? undefined });
     const recovery: RecoveryInfo = { checkpoint: loaded.file, round: restore.round, rejected: loaded.rejected, at: Date.now() };
     this.recovery.set(run.id, recovery);
     this.store.addMetrics(run.id, [{ kind: 'state', at: recovery.at, state: run.state, round: run.round, globalStep: run.globalStep, event: 'resumed', checkpoint: loaded.file, rejected: loaded.rejected }]);
@@ -179,30 +225,81 @@ export class RunManager {
     }
   }
 
-  private build(settings: RunSettings, cut: number, o: { id?: string; restore?: RunRestore; checkpoint?: CheckpointData }): Run {
+  private async build(settings: RunSettings, cut: number, o: { id?: string; restore?: RunRestore; checkpoint?: CheckpointData }): Promise<Run> {
     const { config } = this.model;
-    let weights = this.serverWeights.get(cut);
-    if (!weights) {
-      weights = toWeights(Object.fromEntries(serverTensorNames(config, cut).map((n) => [n, this.model.weights[n]])));
-      this.serverWeights.set(cut, weights);
-    }
-    this.files(cut);
+    await this.files(cut);
     const totalServerSteps = settings.rounds * settings.interval * Math.max(1, settings.minClients);
-    const serverModel = new ServerModel(config, weights, cut, {
-      lora: this.loraOf(settings),
-      seed: settings.seed,
-      adapter: o.checkpoint?.server,
-      optimizer: { lr: settings.serverLr, ...SPLITLORA_ADAMW, schedule: settings.serverSchedule === 'constant' ? undefined : linearSchedule(Math.min(settings.serverWarmup, Math.floor(totalServerSteps / 10)), totalServerSteps) },
-    });
-    // The optimizer's step count also drives the lr schedule, so it continues where it was.
-    if (o.checkpoint) serverModel.optimizer.importState(o.checkpoint.optimizer);
-    const engine = new ServerEngine(serverModel, { batching: settings.batching, maxGroup: 16, smoothing: settings.labelSmoothing, seed: settings.seed });
-    if (o.checkpoint) Object.assign(engine.stats, o.checkpoint.state.engine);
+    const ck = o.checkpoint;
+    const spec: ServerPartSpec = {
+      config, cut, lora: this.loraOf(settings), seed: settings.seed, lr: settings.serverLr, smoothing: settings.labelSmoothing,
+      schedule: settings.serverSchedule === 'constant' ? { kind: 'constant' } : { kind: 'linear', warmup: Math.min(settings.serverWarmup, Math.floor(totalServerSteps / 10)), total: totalServerSteps },
+      from: ck ? { adapter: ck.server, optimizer: ck.optimizer, stats: ck.state.engine } : undefined,
+    };
+    const key = `part-${randomBytes(4).toString('hex')}`;
+    const engine = new ServerEngine(await WorkerServerCompute.open(this.compute, key, spec), { batching: settings.batching, maxGroup: 16 });
+    if (ck) Object.assign(engine.stats, ck.state.engine);
+    // The state a failed worker is rebuilt from, until the first aggregation replaces it.
+    await engine.checkpoint();
     const run = new Run({ id: o.id, settings, modelId: this.model.id, config, cut, engine, restore: o.restore });
+    this.parts.set(run.id, { key, spec });
     run.on('metric', (m) => {
       if (m.kind !== 'step' && m.kind !== 'throughput') this.log.info({ run: run.id, ...m }, `run ${m.kind}`);
     });
     return run;
+  }
+
+  /**
+   * The training worker failed: hold the live runs, start a new worker, rebuild their server parts
+   * at their restore points and restart their rounds. Three failures within a minute stop the
+   * retries (health then stays "failed" and the runs stay paused, with a log line saying so).
+   */
+  private async recoverCompute(reason: string): Promise<void> {
+    const live = [...this.runs.values()].filter((r) => r.active);
+    for (const run of live) {
+      run.holdForCompute(reason);
+      run.opts.engine.failAll(reason);
+    }
+    this.log.error({ reason, runs: live.map((r) => r.id) }, `compute worker failed (${reason}); ${live.length ? `run ${live.map((r) => r.id).join(', ')} paused, ` : ''}restarting it from the last checkpoint`);
+    const now = Date.now();
+    this.failures = [...this.failures.filter((t) => now - t < 60_000), now];
+    if (this.failures.length > 3) {
+      this.log.error({ reason }, 'compute worker failed more than 3 times in a minute; not restarting it. Check the backend (--backend) and memory, then restart the server; the runs resume from their checkpoints');
+      return;
+    }
+    try {
+      await this.compute.start();
+      for (const run of live) {
+        const part = this.parts.get(run.id)!;
+        const engine = run.opts.engine;
+        const from = engine.restorePoint ?? undefined;
+        await engine.rewind(await WorkerServerCompute.open(this.compute, part.key, { ...part.spec, from }));
+        run.resumeAfterCompute();
+        this.log.warn({ run: run.id, round: run.round, globalStep: run.globalStep }, `compute worker restarted (backend ${this.compute.health.backend}); run ${run.id} continues from its checkpoint at round ${run.round}`);
+      }
+    } catch (e) {
+      this.log.error({ err: e }, `compute worker could not be restarted: ${(e as Error).message}`);
+    }
+  }
+
+  /** Resolves when no compute recovery is under way (tests). */
+  async computeSettled(): Promise<void> {
+    while (this.recovering) await this.recovering;
+  }
+
+  /** The server adapter of a live run now, or at its restore point when the compute worker is down. */
+  async serverAdapter(run: Run): Promise<TensorRecord> {
+    const engine = run.opts.engine;
+    try {
+      return (await engine.snapshot()).adapter;
+    } catch (e) {
+      if (!engine.restorePoint) throw e;
+      return engine.restorePoint.adapter;
+    }
+  }
+
+  /** The server part's state now (checkpointing, tests). */
+  serverSnapshot(run: Run): Promise<ServerSnapshot> {
+    return run.opts.engine.snapshot();
   }
 
   private attach(run: Run): void {
@@ -293,10 +390,9 @@ export class RunManager {
     let server: TensorRecord;
     let round: number;
     if (live) {
-      const engine = live.opts.engine;
       client = live.average;
       round = live.round;
-      server = await engine.between(() => engine.model.adapter());
+      server = await this.serverAdapter(live);
     } else {
       const dir = this.runDir(id);
       const loaded = dir ? await loadLatestCheckpoint(dir, () => {}, { quarantine: false }) : null;
@@ -308,13 +404,11 @@ export class RunManager {
     return { bytes, filename: `${id}-round${round}-adapters.tar` };
   }
 
-  /** Writes what is waiting, lets checkpoints finish, frees the models and closes the store. */
+  /** Writes what is waiting, lets checkpoints finish, stops the compute worker and closes the store. */
   async close(): Promise<void> {
     for (const r of this.runs.values()) r.close();
     for (const rec of this.recorders.values()) await rec.close();
-    for (const r of this.runs.values()) r.opts.engine.model.dispose();
-    for (const w of this.serverWeights.values()) disposeWeights(w);
-    this.serverWeights.clear();
+    await this.compute.close();
     this.store.close();
   }
 }

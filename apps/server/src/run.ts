@@ -11,7 +11,7 @@ import {
   type ActivationsMessage, type AdapterMessage, type ClientState, type HelloMessage, type RunConfig, type RunStateName,
   type ServerMessageName, type Message,
 } from '@splitlora/protocol';
-import type { ServerEngine } from './engine';
+import { ComputeUnavailable, type ServerEngine } from './engine';
 import type { RunSettings } from './settings';
 
 export type Send = <N extends ServerMessageName>(name: N, msg: Message<N>) => void;
@@ -113,6 +113,10 @@ export class Run extends EventEmitter {
    * made it. A client that (re)joins gets the average and, if it has one here, its own state.
    */
   private averageStates = new Map<string, ClientState>();
+  /** Counters when the current round opened: a round restarted after a compute failure goes back to them. */
+  private roundStart: { globalStep: number; clients: Map<string, { steps: number; tokens: number }> } = { globalStep: 0, clients: new Map() };
+  /** Set while the compute worker is being restarted: the state to return to afterwards. */
+  private computeHold: { resumeTo: RunStateName | 'paused'; reason: string } | null = null;
 
   constructor(readonly opts: RunOptions) {
     super();
@@ -170,11 +174,61 @@ export class Run extends EventEmitter {
   }
 
   pause(): void {
-    if (this.state === 'training' || this.state === 'aggregating') this.setState('paused');
+    if (this.computeHold) this.computeHold.resumeTo = 'paused';
+    else if (this.state === 'training' || this.state === 'aggregating') this.setState('paused');
+  }
+
+  /** The compute worker failed: pause (reason "compute") until resumeAfterCompute. */
+  holdForCompute(reason: string): void {
+    if (!this.active) return;
+    if (!this.computeHold) this.computeHold = { resumeTo: this.state, reason };
+    this.state = 'paused';
+    this.emit('metric', { kind: 'state', at: this.now(), state: 'paused', round: this.round, reason: 'compute', detail: reason } satisfies RunMetric);
+    this.broadcastState();
+  }
+
+  /**
+   * The server part is back at its restore point (the start of this round): restart the round from
+   * there. Counters go back to the round's start, and every connected client gets the average and
+   * its own state again in a fresh `welcome`, so its local steps of this round are redone.
+   */
+  resumeAfterCompute(): void {
+    const hold = this.computeHold;
+    if (!hold || !this.active) return;
+    this.computeHold = null;
+    this.deadlines.clear();
+    this.globalStep = this.roundStart.globalStep;
+    for (const [id, c] of this.roundStart.clients) Object.assign(this.clients.get(id) ?? {}, c);
+    this.roundStates.clear();
+    for (const c of this.connected()) {
+      c.inFlight = false;
+      this.welcome(c, true);
+    }
+    this.emit('metric', { kind: 'state', at: this.now(), state: hold.resumeTo, round: this.round, event: 'compute-restored', globalStep: this.globalStep } satisfies RunMetric);
+    const inRound = this.tracker.round !== null;
+    if (inRound) this.openRound(true);
+    if (inRound && hold.resumeTo !== 'paused') {
+      this.setState('training');
+    } else if (hold.resumeTo === 'paused') {
+      this.setState('paused');
+    } else {
+      this.setState('waiting');
+      this.maybeBegin();
+    }
+  }
+
+  /** Why the run is held, while its compute restarts. */
+  get computeHoldReason(): string | null {
+    return this.computeHold?.reason ?? null;
   }
 
   resume(): void {
     if (this.state !== 'paused') return;
+    if (this.computeHold) {
+      // The run goes on by itself once its compute is back; until then the operator's resume is kept.
+      this.computeHold.resumeTo = this.tracker.round === null ? 'waiting' : 'training';
+      return;
+    }
     if (this.tracker.round === null) {
       // Paused between rounds (e.g. restored from a checkpoint while paused): wait for clients.
       this.setState('waiting');
@@ -232,10 +286,13 @@ export class Run extends EventEmitter {
     this.setState('training');
   }
 
-  private openRound(): void {
+  /** Opens round `this.round` (again from scratch with `restart`: see resumeAfterCompute). */
+  private openRound(restart = false): void {
     const expected = this.connected().filter((c) => c.examples > 0).map((c) => c.id);
-    this.tracker.open(this.round, expected);
+    if (restart) this.tracker.restart(this.round, expected);
+    else this.tracker.open(this.round, expected);
     this.roundStates.clear();
+    this.roundStart = { globalStep: this.globalStep, clients: new Map([...this.clients.values()].map((c) => [c.id, { steps: c.steps, tokens: c.tokens }])) };
     for (const c of this.clients.values()) {
       c.stepsInRound = 0;
       c.excludedRound = null;
@@ -275,17 +332,24 @@ export class Run extends EventEmitter {
     // A (re)joining client starts from the current average and takes part from the next round.
     rec.stepsInRound = 0;
     rec.excludedRound = this.tracker.isExpected(rec.id) ? rec.excludedRound : null;
-    // Its own state from the aggregation that made the average goes with it: after a server restart
-    // (or a reload, or a dropped connection) the client continues exactly from there.
-    const state = resumed ? this.averageStates.get(rec.id) : undefined;
-    send('welcome', {
-      v: PROTOCOL_VERSION, clientId: rec.id, resumeToken: rec.resumeToken, resumed, runId: this.id, round: this.round,
-      config: this.clientConfig(), adapter: { round: this.round, tensors: this.average }, ...(state ? { state } : {}),
-    });
-    send('run-state', this.stateMessage());
+    this.welcome(rec, resumed);
     this.emit('metric', { kind: 'client', at: this.now(), event: resumed ? 'resumed' : 'joined', clientId: rec.id, backend: rec.backend } satisfies RunMetric);
     this.maybeBegin();
     return rec;
+  }
+
+  /**
+   * The average and, for a returning client, its own state from the aggregation that made it: after
+   * a server restart (or a reload, a dropped connection, a compute restart) it continues exactly
+   * from there.
+   */
+  private welcome(rec: ClientRecord, resumed: boolean): void {
+    const state = resumed ? this.averageStates.get(rec.id) : undefined;
+    rec.send('welcome', {
+      v: PROTOCOL_VERSION, clientId: rec.id, resumeToken: rec.resumeToken, resumed, runId: this.id, round: this.round,
+      config: this.clientConfig(), adapter: { round: this.round, tensors: this.average }, ...(state ? { state } : {}),
+    });
+    rec.send('run-state', this.stateMessage());
   }
 
   disconnect(rec: ClientRecord): void {
@@ -313,7 +377,13 @@ export class Run extends EventEmitter {
     rec.inFlight = true;
     this.deadlines.disarm(rec.id);
     try {
-      const reply = await this.opts.engine.submit({ clientId: rec.id, acts, targets: msg.targets, mask });
+      let reply: Awaited<ReturnType<ServerEngine['submit']>>;
+      try {
+        reply = await this.opts.engine.submit({ clientId: rec.id, acts, targets: msg.targets, mask });
+      } catch (e) {
+        if (e instanceof ComputeUnavailable) throw new ProtocolError('E_COMPUTE', `the server's compute failed (${e.message}); the step was not applied. The round restarts from the last aggregate once it is back`);
+        throw e;
+      }
       if (!Number.isFinite(reply.loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
       const grad = encodeTensor(reply.grad, this.settings.wire);
       rec.stepsInRound += 1;

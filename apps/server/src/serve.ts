@@ -26,6 +26,8 @@ export async function serve(opts: ServeOptions) {
     model: opts.model, token, backend: opts.backend, webDir: opts.webDir ?? DEFAULT_WEB_DIR, dataDir: opts.dataDir,
     logger: { level: process.env.LOG_LEVEL ?? 'info' }, maxBatch: opts.maxBatch, maxSeqLen: opts.maxSeqLen,
   });
+  // Start the training worker now, so its backend is known (and a broken one fails here, loudly).
+  await manager.compute.ready;
   await app.listen({ port: opts.port, host: opts.host });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
@@ -33,10 +35,10 @@ export async function serve(opts: ServeOptions) {
   const base = `http://${shown}:${port}`;
   // A run resumed from the data directory takes precedence over the first run of --run/auto-run.
   const resumed = manager.current?.active ? manager.current : null;
-  if (opts.autoRun && !resumed) manager.create(opts.autoRun);
+  if (opts.autoRun && !resumed) await manager.create(opts.autoRun);
   const lines = [
     '',
-    `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), backend ${opts.backend}`,
+    `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), backend ${manager.compute.health.backend} (compute worker)`,
     `  Volunteers open:   ${base}/`,
     `  Operator dashboard: ${base}/dashboard.html#token=${token}`,
     `  Operator API:      ${base}/api/runs   (changes need "Authorization: Bearer ${token}")`,

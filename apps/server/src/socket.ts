@@ -14,6 +14,7 @@ export interface SocketHost {
   /** The run volunteers join now, or null (they wait in the lobby). */
   currentRun(): Run | null;
   log: FastifyBaseLogger;
+  heartbeat?: { pingInterval: number; pingTimeout: number };
 }
 
 /** Bytes of the typed arrays in a payload: what the message costs on the wire, give or take headers. */
@@ -30,7 +31,8 @@ export function attachSockets(http: HttpServer, host: SocketHost, limits: { dMod
   const io = new Server(http, {
     parser: msgpackParser,
     maxHttpBufferSize: maxBytes,
-    pingTimeout: 60_000, // slow links and long WebGPU steps must not look like a dead peer
+    pingInterval: host.heartbeat?.pingInterval ?? 25_000,
+    pingTimeout: host.heartbeat?.pingTimeout ?? 60_000, // slow links and long WebGPU steps must not look like a dead peer
     cors: { origin: true },
   });
   host.log.info({ maxHttpBufferSize: maxBytes }, 'socket.io attached');

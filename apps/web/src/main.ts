@@ -1,13 +1,14 @@
 // The volunteer page: pick a backend, pick data, join the current run, show what happens.
 // Wiring only; each concern lives in its own module.
-import { selectBrowserBackend } from '@splitlora/backend/browser';
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
-import { toWeights } from '@splitlora/model';
+import { fitBackendToModel, limitWebglTextureSize, selectBrowserBackend, type BrowserBackend } from '@splitlora/backend/browser';
+import { Volunteer, downloadClientModel, fetchModelInfo, type VolunteerEvent } from '@splitlora/client';
+import { configFromHf, toWeights } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
 import { io } from 'socket.io-client';
 import { browserByteCache } from './byte-cache';
 import { loadIdentity, saveIdentity } from './identity';
 import { sampleShard, shardFromFile, type Shard } from './data-source';
+import { keepWebglReadbacksOffTimers } from './hidden-tab';
 import { readPageOptions } from './page-options';
 import { TestHook } from './test-hook';
 import { Ui } from './ui';
@@ -17,6 +18,8 @@ const opts = readPageOptions(location.search, navigator.webdriver);
 const ui = new Ui();
 const hook = new TestHook(opts.record);
 window.__splitlora = hook;
+if (opts.record) hook.trackMemoryPeak();
+if (opts.webglMaxTexture) limitWebglTextureSize(opts.webglMaxTexture);
 
 let shard: Shard | null = null;
 let volunteer: Volunteer | null = null;
@@ -25,6 +28,7 @@ const backend = selectBrowserBackend(opts.backend).then(
   (name) => {
     hook.backend = name;
     ui.showBackend(name, opts.backend);
+    if (name === 'webgl') keepWebglReadbacksOffTimers();
     return name;
   },
   (e: unknown) => {
@@ -39,13 +43,43 @@ function useShard(s: Shard | null): void {
 }
 
 async function loadModel() {
+  const t0 = performance.now();
+  let downloaded = t0;
   const m = await downloadClientModel(location.origin, {
     cache: browserByteCache() ?? undefined,
-    onProgress: (loaded, total) => ui.showDownload(loaded, total),
+    onProgress: (loaded, total) => {
+      ui.showDownload(loaded, total);
+      if (loaded === total) downloaded = performance.now();
+    },
+    onRetry: (attempt, loaded, error) => ui.showDownloadRetry(loaded, attempt, error),
   });
-  hook.model = { fromCache: m.fromCache, bytes: m.info.bytes };
-  ui.showModelReady(m.fromCache, m.info.bytes);
-  return { config: m.config, weights: toWeights(m.weights) };
+  const weights = toWeights(m.weights);
+  const done = performance.now();
+  hook.model = { fromCache: m.fromCache, bytes: m.bytes, dtype: m.dtype, resumes: m.resumes, verified: m.verified, downloadMs: downloaded - t0, decodeMs: done - downloaded };
+  ui.showModelReady(m.fromCache, m.bytes, m.dtype);
+  return { config: m.config, weights };
+}
+
+/**
+ * Moves off a backend that cannot hold this server's model (WebGL's texture limit on GPT-2's
+ * embedding), before the hello, so the hello names the backend really used. Returns that name as
+ * the hello carries it.
+ */
+async function fitToModel(name: BrowserBackend): Promise<string> {
+  try {
+    const info = await fetchModelInfo(location.origin);
+    if (!info.architecture) return name;
+    const choice = await fitBackendToModel(name, configFromHf(info.architecture));
+    if (choice.fellBackFrom) {
+      hook.backend = choice.name;
+      hook.backendFallback = choice.reason;
+      ui.showBackendFallback(choice.name, choice.fellBackFrom, choice.reason!);
+    }
+    return choice.label;
+  } catch (e) {
+    ui.addLog(`could not check the model against ${name}: ${e instanceof Error ? e.message : String(e)}`, true);
+    return name;
+  }
 }
 
 function onEvent(e: VolunteerEvent): void {
@@ -65,13 +99,14 @@ async function join(): Promise<void> {
   ui.setJoined(true, true);
   let name: string;
   try {
-    name = await backend;
+    name = await fitToModel(await backend);
   } catch {
     ui.setJoined(false, true);
     return;
   }
   const socket = io(location.origin, { parser: msgpackParser, transports: ['websocket'] });
   socket.on('connect_error', (err) => ui.addLog(`cannot reach the server: ${err.message}`, true));
+  hook.watchSocket(socket);
   volunteer = new Volunteer({ socket, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent, identity: loadIdentity(sessionStorage) });
   hook.attach(volunteer);
   ui.clearSteps();
@@ -101,15 +136,21 @@ ui.file.addEventListener('change', async () => {
 ui.skipBad.addEventListener('change', () => {
   if (ui.file.files?.length) ui.file.dispatchEvent(new Event('change'));
 });
-ui.sample.addEventListener('click', () => {
+function useSample(): void {
   const s = sampleShard(opts.n, opts.seed);
   ui.showData(s.label);
   useShard(s);
+}
+// The sample shard is synthetic (nothing private to review), so picking it joins at once; a
+// picked file waits for "Join training".
+ui.sample.addEventListener('click', () => {
+  useSample();
+  void join();
 });
 ui.join.addEventListener('click', () => void join());
 ui.leave.addEventListener('click', leave);
 
-if (opts.sample) ui.sample.click();
+if (opts.sample) useSample();
 if (opts.autostart) {
   if (shard) void join();
   else ui.addLog('autostart needs data: add sample=1 to the URL or choose a file', true);

@@ -2,6 +2,8 @@
 //   ?sample=1&seed=N&n=EXAMPLES&autostart=1   sample shard N, EXAMPLES pairs, join at once
 //   ?backend=webgl                            try this tfjs backend first
 //   ?record=1                                 keep adapters in window.__splitlora.events
+//   ?webglMaxTexture=N                        let WebGL make textures of at most N texels a side,
+//                                             as a GPU with that limit would (tests the fall-back)
 export interface PageOptions {
   sample: boolean;
   /** Seed of the sample shard and of the data order. */
@@ -12,6 +14,7 @@ export interface PageOptions {
   backend: string | null;
   /** Record adapter values in the test hook (on by default under automation). */
   record: boolean;
+  webglMaxTexture: number | null;
 }
 
 const DEFAULT_SAMPLE_SIZE = 200;
@@ -36,5 +39,6 @@ export function readPageOptions(search: string, automated: boolean): PageOptions
     autostart: flag(p, 'autostart'),
     backend: p.get('backend'),
     record: automated || flag(p, 'record'),
+    webglMaxTexture: int(p, 'webglMaxTexture', 1, 1 << 16),
   };
 }

@@ -45,6 +45,13 @@ export class Ui {
     this.cells.backend.textContent = requested && requested !== name ? `${name} (asked for ${requested})` : name;
   }
 
+  /** The backend the page moved to because the first one cannot hold the model, and why. */
+  showBackendFallback(name: string, from: string, reason: string): void {
+    this.cells.backend.textContent = `${name} (${from} cannot hold this model)`;
+    this.cells.backend.title = reason;
+    this.addLog(`using ${name} instead of ${from}: ${reason}`);
+  }
+
   showBackendError(message: string): void {
     this.cells.backend.textContent = 'none';
     this.addLog(message, true);
@@ -72,14 +79,20 @@ export class Ui {
     this.model.hidden = false;
     this.progress.max = Math.max(total, 1);
     this.progress.value = loaded;
-    this.modelStatus.textContent = `downloading the model: ${formatBytes(loaded)} of ${formatBytes(total)}`;
+    const pct = total > 0 ? ` (${Math.floor((100 * loaded) / total)} %)` : '';
+    this.modelStatus.textContent = `downloading the model: ${formatBytes(loaded)} of ${formatBytes(total)}${pct}`;
   }
 
-  showModelReady(fromCache: boolean, bytes: number): void {
+  showDownloadRetry(loaded: number, attempt: number, error: string): void {
+    this.addLog(`the download broke at ${formatBytes(loaded)} (${error}); resuming from there, try ${attempt}`, true);
+  }
+
+  showModelReady(fromCache: boolean, bytes: number, dtype = 'F32'): void {
     this.model.hidden = false;
     this.progress.max = 1;
     this.progress.value = 1;
-    this.modelStatus.textContent = fromCache ? `model loaded from cache (${formatBytes(bytes)})` : `model downloaded (${formatBytes(bytes)})`;
+    const what = `${formatBytes(bytes)}, ${dtype}`;
+    this.modelStatus.textContent = fromCache ? `model loaded from cache (${what})` : `model downloaded (${what})`;
   }
 
   showStats(s: VolunteerStats): void {

@@ -1,8 +1,12 @@
-// The one place that decides the tfjs backend in Node. Preference: tfjs-node-gpu, tfjs-node
-// (native TensorFlow; optional, loaded only if installed), then wasm, then cpu.
+// The one place that decides the tfjs backend in Node. Preference: tfjs-node-gpu (native
+// TensorFlow; optional, loaded only if installed), webgpu through Dawn on a real GPU (the
+// optional package `webgpu`), tfjs-node, then wasm, then cpu.
 import * as tf from '@tensorflow/tfjs';
+import { activateNodeWebgpu } from './webgpu-node';
 
-export const NODE_BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export { prepareWebgpuForWorkers } from './webgpu-node';
+
+export const NODE_BACKENDS = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type NodeBackend = (typeof NODE_BACKENDS)[number];
 
 async function tryNative(pkg: string): Promise<boolean> {
@@ -15,8 +19,18 @@ async function tryNative(pkg: string): Promise<boolean> {
   }
 }
 
-async function activate(name: NodeBackend): Promise<boolean> {
+/** Activates `name`; returns false if unavailable, or a string to add to the log line. */
+async function activate(name: NodeBackend, requested: boolean, log: (msg: string) => void): Promise<boolean | string> {
   switch (name) {
+    case 'webgpu': {
+      const r = await activateNodeWebgpu({ allowSoftware: requested, log });
+      if (!r.ok) {
+        if (requested) throw new Error(`backend: "webgpu" is not available: ${r.reason}`);
+        log(`tfjs backend: webgpu skipped: ${r.reason}`);
+        return false;
+      }
+      return r.software ? `adapter ${r.adapter}; warning: not a real GPU, ${r.software}: slow, for testing only` : `adapter ${r.adapter}`;
+    }
     case 'tensorflow-gpu':
       return (await tryNative('@tensorflow/tfjs-node-gpu')) && tf.setBackend('tensorflow');
     case 'tensorflow':
@@ -42,18 +56,20 @@ export async function selectNodeBackend(preferred?: string, log: (msg: string) =
     if (!(NODE_BACKENDS as readonly string[]).includes(preferred)) {
       throw new Error(`backend: unknown backend "${preferred}"; choose one of ${NODE_BACKENDS.join(', ')} or auto`);
     }
-    if (!(await activate(preferred as NodeBackend))) {
+    const ok = await activate(preferred as NodeBackend, true, log);
+    if (!ok) {
       const hint = preferred.startsWith('tensorflow') ? ' (install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu 4.22.0 next to this project)' : '';
       throw new Error(`backend: "${preferred}" is not available on this machine${hint}`);
     }
     await tf.ready();
-    log(`tfjs backend: ${preferred} (requested)`);
+    log(`tfjs backend: ${preferred} (requested${typeof ok === 'string' ? `; ${ok}` : ''})`);
     return preferred as NodeBackend;
   }
   for (const name of NODE_BACKENDS) {
-    if (await activate(name)) {
+    const ok = await activate(name, false, log);
+    if (ok) {
       await tf.ready();
-      log(`tfjs backend: ${name}`);
+      log(`tfjs backend: ${name}${typeof ok === 'string' ? ` (${ok})` : ''}`);
       return name;
     }
   }

@@ -65,6 +65,34 @@ export function stepDropoutSeed(seed: number, step: number): number {
   return (seed * 7919 + step * 104729 + 1) % 2147483647;
 }
 
+/**
+ * Lets queued events (socket messages, UI updates) run before the loop goes on. A message, not a
+ * timer: browsers throttle timers in hidden tabs (Chrome: to one wake-up a second, and chained
+ * timers to one a minute once hidden for long; measured here after about a minute), and a
+ * volunteer's tab must keep its pace in the background. Message events are not throttled.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  if (typeof MessageChannel === 'undefined') return new Promise((r) => setTimeout(r, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/**
+ * How long a step may wait for its gradient. Long: a GPT-2 S server step with several clients on a
+ * CPU backend takes minutes, and a dead server is noticed sooner by the socket's heartbeat, which
+ * the server answers from its main thread while its compute worker is busy.
+ */
+const DEFAULT_STEP_TIMEOUT_MS = 15 * 60_000;
+
+/** After a lost step, wait this long before the next try (error path only, never between steps). */
+const LOST_STEP_BACKOFF_MS = 500;
+
 /** The server refused a step (an `error` reply): retrying the same batch would be refused again. */
 class StepRefused extends Error {}
 
@@ -88,6 +116,7 @@ export class Volunteer {
   private uploadRound: number | null = null;
   private excluded = false;
   private looping = false;
+  private kickedWhileLooping = false;
   private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
   private batches: BatchIterator;
   private readonly fingerprint: string;
@@ -176,7 +205,8 @@ export class Volunteer {
       }
       this.stats.lastError = `${m.code}: ${m.message}`;
       this.emit({ type: 'error', code: m.code, message: m.message });
-      this.pending?.reject(new StepRefused(`${m.code}: ${m.message}`));
+      // A compute failure refuses no batch: the server restarts the round and this step is redone.
+      this.pending?.reject(m.code === 'E_COMPUTE' ? new Error(`${m.code}: ${m.message}`) : new StepRefused(`${m.code}: ${m.message}`));
     });
     s.on('connect', () => this.hello());
     s.on('disconnect', () => {
@@ -270,12 +300,18 @@ export class Volunteer {
 
   /** Runs the step loop until it has to wait for the server. */
   private kick(): void {
-    if (this.looping) return;
+    // A kick that lands while the loop is ending (several messages in one socket read) must not be lost.
+    if (this.looping) {
+      this.kickedWhileLooping = true;
+      return;
+    }
     this.looping = true;
+    this.kickedWhileLooping = false;
     void this.loop()
       .catch((e) => this.fail(e))
       .finally(() => {
         this.looping = false;
+        if (this.kickedWhileLooping) this.kick();
       });
   }
 
@@ -321,7 +357,7 @@ export class Volunteer {
         throw new Error(`no batch has a completion token within the run's sequence length ${cfg.seqLen}: the prompts are too long for it`);
       }
       this.emit({ type: 'log', message: `skipped a batch: sequence length ${cfg.seqLen} cuts off all its completions` });
-      await new Promise((r) => setTimeout(r, 0));
+      await yieldToEventLoop();
       return;
     }
     this.emptySkips = 0;
@@ -333,7 +369,7 @@ export class Volunteer {
     const data = (await acts.data()) as Float32Array;
     acts.dispose();
     const reply = new Promise<GradientMessage>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no gradient from the server in time')), this.opts.stepTimeoutMs ?? 120_000);
+      const timer = setTimeout(() => reject(new Error('no gradient from the server in time')), this.opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS);
       this.pending = {
         step,
         resolve: (g) => { clearTimeout(timer); resolve(g); },
@@ -352,7 +388,7 @@ export class Volunteer {
       // one lost to a disconnect or timeout is tried again.
       if (e instanceof StepRefused) this.batches = order;
       this.fail(e);
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, LOST_STEP_BACKOFF_MS));
       return;
     } finally {
       this.pending = null;

@@ -100,6 +100,16 @@ export class RoundTracker {
     };
   }
 
+  /**
+   * Opens round `round` again from scratch, dropping what it received so far: the server lost the
+   * steps taken in it (its compute failed) and the clients redo the round. Opens it if it is not open.
+   */
+  restart(round: number, expected: readonly string[]): void {
+    if (this.current && this.current.round !== round) throw new Error(`RoundTracker: cannot restart round ${round} while round ${this.current.round} is open`);
+    this.current = null;
+    this.open(round, expected);
+  }
+
   /** Starts the upload window; returns the deadline. */
   requestUploads(timeoutMs = this.uploadTimeoutMs): number {
     const r = this.requireOpen('requestUploads');
@@ -217,6 +227,11 @@ export class StepDeadline {
 
   disarm(clientId: string): void {
     this.deadlines.delete(clientId);
+  }
+
+  /** Disarms every client (a round that restarts arms them again). */
+  clear(): void {
+    this.deadlines.clear();
   }
 
   deadlineOf(clientId: string): number | undefined {

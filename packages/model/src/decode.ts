@@ -28,9 +28,8 @@ async function nextLogProbs(model: FullModel, seqs: number[][], cache: LayerCach
   const T = fresh[0].length;
   const ids = Int32Array.from(fresh.flat());
   const lp = tf.tidy(() => {
-    const logits = model.logits(ids, rows, T, cache ?? undefined, cache ? pastLen : 0); // [rows·T, V]
-    const last = tf.gather(logits, tf.range(T - 1, rows * T, T, 'int32'));
-    return tf.logSoftmax(last);
+    const lastPositions = Int32Array.from({ length: rows }, (_, r) => r * T + T - 1);
+    return tf.logSoftmax(model.logits(ids, rows, T, cache ?? undefined, cache ? pastLen : 0, lastPositions)); // [rows, V]
   });
   const data = (await lp.data()) as Float32Array;
   lp.dispose();

@@ -21,6 +21,8 @@ export interface BlockOptions {
   dropout?: LoraDropout | null;
   /** Incremental decoding: one cache entry per block in the range, updated in place. */
   cache?: LayerCache[];
+  /** Keep a transposed copy of each frozen weight for backward (see resolveTransposedCopies); default true. */
+  transposedCopies?: boolean;
 }
 
 function param(w: Weights, name: string): tf.Tensor {
@@ -29,22 +31,61 @@ function param(w: Weights, name: string): tf.Tensor {
   return t;
 }
 
+// LayerNorm and GELU carry hand-written gradients with respect to their input only (their own
+// weights are frozen). Autodiff would keep 5–8 intermediates per call for backward; these keep one
+// tensor of the input's size, which at GPT-2 M scale is the difference between fitting wasm's 4 GB
+// or not.
+
+/** (x − mean) / √(var + eps) · g + b over the last axis; x [N, d]. */
 export function layerNorm(x: tf.Tensor2D, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor2D {
-  const mean = tf.mean(x, -1, true);
-  const xc = tf.sub(x, mean);
-  const variance = tf.mean(tf.square(xc), -1, true);
-  return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(variance, eps))), g), b);
+  const f = tf.customGrad((inp, save) => {
+    const input = inp as tf.Tensor2D;
+    const xc = tf.sub(input, tf.mean(input, -1, true));
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), eps)); // [N, 1]
+    const xhat = tf.mul(xc, rstd);
+    (save as tf.GradSaveFunc)([xhat, rstd]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor, [xh, r]: tf.Tensor[]) => {
+        // dx = rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ ⊙ x̂)), ĝ = dy ⊙ g
+        const gh = tf.mul(dy, g);
+        return tf.mul(tf.sub(tf.sub(gh, tf.mean(gh, -1, true)), tf.mul(xh, tf.mean(tf.mul(gh, xh), -1, true))), r);
+      },
+    };
+  });
+  return f(x) as tf.Tensor2D;
 }
+
+const GELU_K = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
 
 /** GPT-2's tanh approximation (wasm has no Erf kernel, and this is what GPT-2 was trained with). */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
-  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+  const f = tf.customGrad((inp, save) => {
+    const input = inp as tf.Tensor;
+    (save as tf.GradSaveFunc)([input]);
+    const x2 = tf.square(input);
+    const t = tf.tanh(tf.mul(tf.mul(input, tf.add(1, tf.mul(GELU_C, x2))), GELU_K));
+    return {
+      value: tf.mul(tf.mul(0.5, input), tf.add(1, t)),
+      gradFunc: (dy: tf.Tensor, [xs]: tf.Tensor[]) => {
+        // d/dx 0.5·x·(1 + tanh u) = 0.5·(1 + t) + 0.5·x·(1 − t²)·k·(1 + 3c·x²), recomputed from x
+        const sq = tf.square(xs);
+        const th = tf.tanh(tf.mul(tf.mul(xs, tf.add(1, tf.mul(GELU_C, sq))), GELU_K));
+        const du = tf.mul(GELU_K, tf.add(1, tf.mul(3 * GELU_C, sq)));
+        const grad = tf.mul(0.5, tf.add(tf.add(1, th), tf.mul(tf.mul(xs, tf.sub(1, tf.square(th))), du)));
+        return tf.mul(dy, grad);
+      },
+    };
+  });
+  return f(x);
 }
 
 // Base weights are frozen, so backward needs only dX = dY·Wᵀ. tfjs would compute it as a matMul
-// with transposeB, which wasm runs 8–20× slower than the same product on a pre-transposed matrix;
-// so keep one transposed copy per frozen weight and write the gradient by hand.
+// with transposeB, which wasm runs ≈10× slower than the same product on a transposed matrix (its
+// fast XNNPACK path takes untransposed 2-D operands only). With `transposedCopies` each frozen
+// weight keeps one transposed copy, made on first use; without, wasm transposes W for each backward
+// (a temporary) and other backends use transposeB, which they run natively.
 const transposed = new WeakMap<tf.Tensor, tf.Tensor2D>();
 
 function transposeOf(w: tf.Tensor): tf.Tensor2D {
@@ -62,13 +103,59 @@ export function releaseTransposed(w: tf.Tensor): void {
   transposed.delete(w);
 }
 
-/** x [N, in] @ W [in, out] with W frozen; wT is W's transpose [out, in]. */
-function frozenMatMul(x: tf.Tensor2D, W: tf.Tensor2D, wT: tf.Tensor2D): tf.Tensor2D {
+/** Bytes of the transposed copies made so far of `weights` (for memory reports). */
+export function transposedBytes(weights: Weights): number {
+  let bytes = 0;
+  for (const w of Object.values(weights)) {
+    const t = transposed.get(w);
+    if (t && !t.isDisposed) bytes += t.size * 4;
+  }
+  return bytes;
+}
+
+/**
+ * Frozen weights at most this large (F32 bytes, per model part) keep transposed copies under
+ * 'auto': the nano–mini presets (≤ 80 MB), not GPT-2 S (494 MB). Measured at GPT-2 S, 8×128: the
+ * wasm heap reached 3586 MiB with copies, 2550 MiB without (4096 is the ceiling).
+ */
+export const AUTO_COPIES_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * Whether a model part keeps transposed copies of its frozen weights. 'auto': only on wasm (the one
+ * backend where transposeB is slow), and only while the part's frozen matmul weights stay within
+ * AUTO_COPIES_MAX_BYTES: a copy doubles them, and wasm's XNNPACK keeps a packed copy of each matmul
+ * operand too (W and Wᵀ both), so with copies a part holds ≈4× its weights in a 4 GB address space.
+ */
+export function resolveTransposedCopies(setting: boolean | 'auto' | undefined, frozenBytes: number, backend: string = tf.getBackend()): boolean {
+  if (setting === true || setting === false) return setting;
+  return backend === 'wasm' && frozenBytes <= AUTO_COPIES_MAX_BYTES;
+}
+
+/** dY [N, out] · Wᵀ for a frozen W [in, out], the input gradient of x·W. */
+function timesTransposed(dy: tf.Tensor2D, W: tf.Tensor2D, copies: boolean): tf.Tensor2D {
+  if (copies) return tf.matMul(dy, transposeOf(W));
+  if (tf.getBackend() === 'wasm') return tf.tidy(() => tf.matMul(dy, tf.transpose(W) as tf.Tensor2D));
+  return tf.matMul(dy, W, false, true);
+}
+
+/** x [N, in] @ W [in, out] + bias with W and bias frozen (one fused kernel; no weight gradient). */
+function frozenLinear(x: tf.Tensor2D, W: tf.Tensor2D, bias: tf.Tensor | null, copies: boolean): tf.Tensor2D {
   const f = tf.customGrad((input) => ({
-    value: tf.matMul(input as tf.Tensor2D, W),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, wT),
+    value: bias ? tf.fused.matMul({ a: input as tf.Tensor2D, b: W, bias }) : tf.matMul(input as tf.Tensor2D, W),
+    gradFunc: (dy: tf.Tensor) => timesTransposed(dy as tf.Tensor2D, W, copies),
   }));
   return f(x) as tf.Tensor2D;
+}
+
+/**
+ * x [N, d] · wteᵀ → logits [N, V] for the tied head, forward only. With a copy, one matmul on the
+ * cached wteᵀ; without, (wte · xᵀ)ᵀ, which transposes the [V, N] result instead of the [V, d]
+ * weight (cheaper while N < 2d, and wte is already packed as the backward's operand).
+ */
+export function tiedLogits(x: tf.Tensor2D, wte: tf.Tensor2D, copies: boolean): tf.Tensor2D {
+  if (copies) return tf.matMul(x, transposeOf(wte));
+  if (tf.getBackend() !== 'wasm') return tf.matMul(x, wte, false, true);
+  return tf.tidy(() => tf.transpose(tf.matMul(wte, tf.transpose(x) as tf.Tensor2D)) as tf.Tensor2D);
 }
 
 /**
@@ -77,7 +164,7 @@ function frozenMatMul(x: tf.Tensor2D, W: tf.Tensor2D, wT: tf.Tensor2D): tf.Tenso
  */
 function linear(w: Weights, i: number, module: string, target: LoraTarget, x: tf.Tensor2D, opts: BlockOptions, site: string): tf.Tensor2D {
   const W = param(w, `h.${i}.${module}.weight`) as tf.Tensor2D;
-  const y = tf.add(frozenMatMul(x, W, transposeOf(W)), param(w, `h.${i}.${module}.bias`)) as tf.Tensor2D;
+  const y = frozenLinear(x, W, param(w, `h.${i}.${module}.bias`), opts.transposedCopies ?? true);
   const delta = opts.lora ? loraDelta(opts.lora, i, target, x, opts.dropout, site) : null;
   return delta ? tf.add(y, delta) : y;
 }
@@ -87,6 +174,28 @@ function causalMask(T: number, P: number): tf.Tensor2D {
   const m = new Float32Array(T * (P + T));
   for (let i = 0; i < T; i++) for (let j = P + i + 1; j < P + T; j++) m[i * (P + T) + j] = -1e9;
   return tf.tensor2d(m, [T, P + T]);
+}
+
+/**
+ * softmax(q·kᵀ·scale + mask)·v: q [B, H, T, hd], k and v [B, H, S, hd], mask [T, S] → [B, H, T, hd].
+ * Hand-written gradient: backward keeps q, k, v and the probabilities, and nothing else.
+ */
+export function attentionCore(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, scale: number): tf.Tensor4D {
+  const f = tf.customGrad((qi, ki, vi, save) => {
+    const [Q, K, Vv] = [qi, ki, vi] as tf.Tensor4D[];
+    const P = tf.softmax(tf.add(tf.mul(tf.matMul(Q, K, false, true), scale), mask)) as tf.Tensor4D; // [B, H, T, S]
+    (save as tf.GradSaveFunc)([Q, K, Vv, P]);
+    return {
+      value: tf.matMul(P, Vv),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [q0, k0, v0, p0] = saved as tf.Tensor4D[];
+        const dP = tf.matMul(dy as tf.Tensor4D, v0, false, true);
+        const dS = tf.mul(tf.mul(p0, tf.sub(dP, tf.sum(tf.mul(dP, p0), -1, true))), scale) as tf.Tensor4D; // softmax backward
+        return [tf.matMul(dS, k0), tf.matMul(dS, q0, true, false), tf.matMul(p0, dy as tf.Tensor4D, true, false)];
+      },
+    };
+  });
+  return f(q, k, v) as tf.Tensor4D;
 }
 
 function attention(cfg: GPT2Config, w: Weights, i: number, x: tf.Tensor2D, B: number, T: number, opts: BlockOptions, layer: number): tf.Tensor2D {
@@ -120,8 +229,7 @@ function attention(cfg: GPT2Config, w: Weights, i: number, x: tf.Tensor2D, B: nu
     old.k.dispose();
     old.v.dispose();
   }
-  const scores = tf.add(tf.mul(tf.matMul(heads(q), kh, false, true), 1 / Math.sqrt(hd)), causalMask(T, P)); // [B, H, T, P+T]
-  const y = tf.matMul(tf.softmax(scores), vh); // [B, H, T, hd]
+  const y = attentionCore(heads(q), kh, vh, causalMask(T, P), 1 / Math.sqrt(hd)); // [B, H, T, hd]
   const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, d]) as tf.Tensor2D;
   return linear(w, i, 'attn.c_proj', 'attn.c_proj', merged, opts, 'proj_in');
 }
@@ -156,9 +264,50 @@ export function runBlocks(cfg: GPT2Config, w: Weights, x: tf.Tensor2D, B: number
   return h;
 }
 
+/**
+ * runBlocks without gradients (inference, held-out loss, the client's forward): each block in its
+ * own tidy, so only one block's intermediates are alive at a time instead of all of them.
+ */
+export function runBlocksNoGrad(cfg: GPT2Config, w: Weights, x: tf.Tensor2D, B: number, T: number, from: number, to: number, opts: BlockOptions = {}): tf.Tensor2D {
+  let h = x;
+  for (let i = from; i < to; i++) {
+    const prev = h;
+    h = tf.tidy(() => block(cfg, w, i, prev, B, T, opts, i - from));
+    if (prev !== x) prev.dispose();
+  }
+  return h;
+}
+
+/** Final LayerNorm: [N, d] → [N, d]. Row-wise, so it commutes with selecting rows. */
+export function finalNorm(cfg: GPT2Config, w: Weights, h: tf.Tensor2D): tf.Tensor2D {
+  return layerNorm(h, param(w, 'ln_f.weight'), param(w, 'ln_f.bias'), cfg.layerNormEps);
+}
+
+/** The tied embedding matrix wte [V, d]. */
+export function tiedEmbedding(w: Weights): tf.Tensor2D {
+  return param(w, 'wte.weight') as tf.Tensor2D;
+}
+
 /** Final LayerNorm and the LM head tied to wte: [N, d] → logits [N, V] (forward x·wteᵀ, backward dy·wte). */
-export function lmHead(cfg: GPT2Config, w: Weights, h: tf.Tensor2D): tf.Tensor2D {
-  const x = layerNorm(h, param(w, 'ln_f.weight'), param(w, 'ln_f.bias'), cfg.layerNormEps);
-  const wte = param(w, 'wte.weight') as tf.Tensor2D;
-  return frozenMatMul(x, transposeOf(wte), wte);
+export function lmHead(cfg: GPT2Config, w: Weights, h: tf.Tensor2D, transposedCopies = true): tf.Tensor2D {
+  const x = finalNorm(cfg, w, h);
+  const wte = tiedEmbedding(w);
+  const f = tf.customGrad((input) => ({
+    value: tiedLogits(input as tf.Tensor2D, wte, transposedCopies),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, wte),
+  }));
+  return f(x) as tf.Tensor2D;
+}
+
+/**
+ * Rows `index` [M] (int32, distinct) of x [N, d] → [M, d]. Its gradient scatters back to [N, d]
+ * (ScatterNd), because gather's own gradient (UnsortedSegmentSum) does not exist on wasm.
+ */
+export function gatherRows(x: tf.Tensor2D, index: tf.Tensor1D): tf.Tensor2D {
+  const [N, d] = x.shape;
+  const f = tf.customGrad((input) => ({
+    value: tf.gather(input as tf.Tensor2D, index),
+    gradFunc: (dy: tf.Tensor) => tf.scatterND(tf.expandDims(index, 1), dy, [N, d]),
+  }));
+  return f(x) as tf.Tensor2D;
 }

@@ -22,6 +22,11 @@ export interface Lora {
 export interface LoraDropout {
   p: number;
   seed: number;
+  /**
+   * Row of the step's batch where this x starts (micro-batches): the masks are rows of the masks
+   * of the whole batch, so splitting a batch changes nothing.
+   */
+  rowOffset?: number;
 }
 
 /** Expected adapter tensor shapes for blocks [from, to). */
@@ -61,17 +66,43 @@ function siteSeed(seed: number, block: number, site: string): number {
 }
 
 function dropoutMask(x: tf.Tensor2D, d: LoraDropout, block: number, site: string): tf.Tensor2D {
-  const u = tf.randomUniform(x.shape, 0, 1, 'float32', siteSeed(d.seed, block, site));
+  const [n, cols] = x.shape;
+  const off = d.rowOffset ?? 0;
+  // A seeded stream fills rows in order, so rows [off, off+n) of a taller draw are those of the whole batch.
+  const drawn = tf.randomUniform([off + n, cols], 0, 1, 'float32', siteSeed(d.seed, block, site));
+  const u = off > 0 ? tf.slice(drawn, [off, 0], [n, cols]) : drawn;
   return tf.div(tf.cast(tf.greaterEqual(u, d.p), 'float32'), 1 - d.p) as tf.Tensor2D;
 }
 
-/** The adapter's contribution for `target` in block i, or null if it has none. x is [N, d_in]. */
+/**
+ * The adapter's contribution for `target` in block i, or null if it has none. x is [N, d_in].
+ * delta = (x⊙mask)·A·B·scale with a hand-written gradient: it keeps x⊙mask and x⊙mask·A [N, r]
+ * for backward instead of every intermediate (tfjs keeps all of a tape's tensors to its end).
+ */
 export function loraDelta(lora: Lora, block: number, target: LoraTarget, x: tf.Tensor2D, dropout: LoraDropout | null | undefined, site: string): tf.Tensor2D | null {
   const A = lora.params[loraKey(block, target, 'A')];
   if (!A) return null;
   const B = lora.params[loraKey(block, target, 'B')];
-  const input = dropout && dropout.p > 0 ? tf.mul(x, dropoutMask(x, dropout, block, site)) : x;
-  return tf.mul(tf.matMul(tf.matMul(input as tf.Tensor2D, A as tf.Tensor2D), B as tf.Tensor2D), lora.cfg.alpha / lora.cfg.r) as tf.Tensor2D;
+  const scale = lora.cfg.alpha / lora.cfg.r;
+  const mask = dropout && dropout.p > 0 ? tf.tidy(() => dropoutMask(x, dropout, block, site)) : null;
+  const f = tf.customGrad((xi, ai, bi, save) => {
+    const [xs, a, b] = [xi, ai, bi] as tf.Tensor2D[];
+    const input = mask ? (tf.mul(xs, mask) as tf.Tensor2D) : xs;
+    const h = tf.matMul(input, a); // [N, r]
+    // The mask is made outside and would be freed with the forward scope: save it too.
+    (save as tf.GradSaveFunc)(mask ? [input, h, a, b, mask] : [input, h, a, b]);
+    return {
+      value: tf.mul(tf.matMul(h, b), scale),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [inp, hs, as, bs, m] = saved as tf.Tensor2D[];
+        const dys = tf.mul(dy, scale) as tf.Tensor2D;
+        const dh = tf.matMul(dys, bs, false, true); // [N, r]
+        const dInput = tf.matMul(dh, as, false, true);
+        return [m ? tf.mul(dInput, m) : dInput, tf.matMul(inp, dh, true, false), tf.matMul(hs, dys, true, false)];
+      },
+    };
+  });
+  return f(x, A, B) as tf.Tensor2D;
 }
 
 /** Folds the adapter into a copy of the base weights: W' = W + A·B·alpha/r (used to check outputs). */

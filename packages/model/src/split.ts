@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, type AdamWConfig } from './adamw';
 import type { GPT2Config } from './config';
-import { embed, lmHead, releaseTransposed, runBlocks, type LayerCache, type Weights } from './gpt2';
+import { embed, finalNorm, gatherRows, lmHead, releaseTransposed, resolveTransposedCopies, runBlocks, runBlocksNoGrad, tiedEmbedding, type LayerCache, type Weights } from './gpt2';
 import { initLora, loraShapes, type Lora, type LoraConfig, type LoraDropout } from './lora';
-import { maskWeights, nllSum, smoothedCrossEntropy } from './loss';
+import { activeRows, maskWeights, tiedHeadLoss, tiedHeadNll } from './loss';
 import type { TensorRecord } from './tensor-record';
 
 /** One batch, row-major [B, T]: inputs, next-token targets and the loss mask. */
@@ -28,6 +28,68 @@ export interface SubModelOptions {
   seed?: number;
   /** Start from these adapter tensors instead of a fresh init. */
   adapter?: TensorRecord;
+  /**
+   * Keep a transposed copy of each frozen weight for backward: faster on wasm, twice the weight
+   * memory. 'auto' (default) keeps them on wasm while this part's frozen weights fit in
+   * AUTO_COPIES_MAX_BYTES (nano to mini: yes; GPT-2 S and M: no).
+   */
+  transposedCopies?: boolean | 'auto';
+  /**
+   * Sequences per micro-batch of a training step, or 'auto' (default): as many as fit
+   * tapeBudgetBytes. tfjs keeps every intermediate and every gradient of a tape until the tape
+   * ends, so one GPT-2 S step at 8×128 would need ≈6 GB; micro-batches of whole sequences bound
+   * that, and the loss is a sum over rows, so the result is the same.
+   */
+  microBatch?: number | 'auto';
+}
+
+/**
+ * Bytes one sequence of T tokens adds to a training tape through `blocks` blocks and `headRows`
+ * loss rows: ≈640 B per token, block and unit of width (measured on wasm at GPT-2 S shape) and
+ * ≈12 B per logit of the head (logits, softmax, their gradient's operands).
+ */
+export function tapeBytesPerSequence(config: GPT2Config, blocks: number, T: number, headRows: number): number {
+  return 640 * T * blocks * config.nEmbd + 12 * headRows * config.vocabSize;
+}
+
+/** Tape budget of one micro-batch: wasm (4 GB in all, weights included) and cpu get 1 GiB; GPU backends 8 GiB. */
+export function tapeBudgetBytes(backend: string = tf.getBackend()): number {
+  return backend === 'wasm' || backend === 'cpu' ? 2 ** 30 : 8 * 2 ** 30;
+}
+
+/** Bytes (F32) of the frozen weights a part multiplies with: its blocks' Conv1D weights and, with the head, wte. */
+export function frozenMatmulBytes(config: GPT2Config, range: Pick<Range, 'from' | 'to' | 'head'>): number {
+  const d = config.nEmbd;
+  const perBlock = 12 * d * d; // c_attn 3d², attn.c_proj d², mlp.c_fc 4d², mlp.c_proj 4d²
+  return 4 * ((range.to - range.from) * perBlock + (range.head ? config.vocabSize * d : 0));
+}
+
+/** The head's rows: all of them, or only those the loss covers (M of N). */
+interface HeadRows {
+  /** Row indices [M] into [B·T], or null for every row. */
+  index: tf.Tensor1D | null;
+  targets: tf.Tensor1D;
+  weights: tf.Tensor1D;
+  count: number;
+}
+
+/**
+ * The rows with a non-zero weight. The head and loss run on these only (on E2E half of each
+ * sequence is prompt); an empty mask keeps one zero-weight row so that shapes stay valid.
+ */
+function headRows(targets: Int32Array, rowWeights: Float32Array, allRows: boolean): HeadRows {
+  const N = rowWeights.length;
+  if (targets.length !== N) throw new Error(`loss: ${targets.length} targets for ${N} row weights`);
+  let idx = allRows ? null : activeRows(rowWeights);
+  if (idx && idx.length === N) idx = null;
+  if (idx && idx.length === 0) idx = Int32Array.of(0);
+  if (!idx) return { index: null, targets: tf.tensor1d(targets, 'int32'), weights: tf.tensor1d(rowWeights), count: N };
+  return {
+    index: tf.tensor1d(idx, 'int32'),
+    targets: tf.tensor1d(Int32Array.from(idx, (j) => targets[j]), 'int32'),
+    weights: tf.tensor1d(Float32Array.from(idx, (j) => rowWeights[j])),
+    count: idx.length,
+  };
 }
 
 export interface Range {
@@ -43,8 +105,15 @@ export interface Range {
 export class SubModel {
   readonly vars: Record<string, tf.Variable> = {};
   readonly optimizer: AdamW;
+  /** Whether this part keeps transposed copies of its frozen weights (resolved from the option). */
+  readonly transposedCopies: boolean;
+  private readonly microBatch: number | 'auto';
 
   constructor(readonly config: GPT2Config, readonly weights: Weights, readonly range: Range, readonly loraConfig: LoraConfig, opts: Omit<SubModelOptions, 'lora'>) {
+    this.transposedCopies = resolveTransposedCopies(opts.transposedCopies, frozenMatmulBytes(config, range));
+    const mb = opts.microBatch ?? 'auto';
+    if (mb !== 'auto' && !(Number.isInteger(mb) && mb >= 1)) throw new Error(`model: microBatch must be a positive integer or 'auto', got ${mb}`);
+    this.microBatch = mb;
     const init = opts.adapter ?? initLora(config, loraConfig, range.from, range.to, opts.seed ?? 0);
     this.loadAdapter(init);
     this.optimizer = new AdamW(opts.optimizer);
@@ -88,7 +157,65 @@ export class SubModel {
   /** Hidden states after this part's blocks: [B·T, d]. `input` is ids [B, T] or activations [B·T, d]. */
   protected hidden(input: tf.Tensor, B: number, T: number, lora: Lora, dropout: LoraDropout | null, cache?: LayerCache[], pastLen = 0): tf.Tensor2D {
     const x = this.range.embeds ? embed(this.config, this.weights, input as tf.Tensor2D, pastLen) : (input as tf.Tensor2D);
-    return runBlocks(this.config, this.weights, x, B, T, this.range.from, this.range.to, { lora, dropout, cache });
+    return runBlocks(this.config, this.weights, x, B, T, this.range.from, this.range.to, { lora, dropout, cache, transposedCopies: this.transposedCopies });
+  }
+
+  /** hidden() outside any tape: frees each block's intermediates as it goes. */
+  protected hiddenNoGrad(input: tf.Tensor, B: number, T: number, dropout: LoraDropout | null, cache?: LayerCache[], pastLen = 0): tf.Tensor2D {
+    const x = this.range.embeds ? embed(this.config, this.weights, input as tf.Tensor2D, pastLen) : (input as tf.Tensor2D);
+    return runBlocksNoGrad(this.config, this.weights, x, B, T, this.range.from, this.range.to, { lora: this.lora(), dropout, cache, transposedCopies: this.transposedCopies });
+  }
+
+  /** ln_f, the tied head and the smoothed loss on the selected rows of h [N, d]. `rowSink` gets [N] per-row weighted losses. */
+  protected headLoss(h: tf.Tensor2D, rows: HeadRows, smoothing: number, rowSink?: (t: tf.Tensor1D) => void): tf.Scalar {
+    const N = h.shape[0];
+    const sink = rowSink && ((weighted: tf.Tensor1D) => {
+      if (!rows.index) return rowSink(weighted);
+      rowSink(tf.keep(tf.scatterND(tf.expandDims(rows.index, 1), weighted, [N]) as tf.Tensor1D));
+      weighted.dispose();
+    });
+    const x = finalNorm(this.config, this.weights, rows.index ? gatherRows(h, rows.index) : h);
+    return tiedHeadLoss(x, tiedEmbedding(this.weights), rows.targets, rows.weights, smoothing, { transposedCopies: this.transposedCopies, rowSink: sink });
+  }
+
+  /** Σ −log p[target]·mask and Σ mask over the masked rows of h [N, d] (no smoothing). */
+  protected headNll(h: tf.Tensor2D, targets: Int32Array, mask: Float32Array): { nll: tf.Scalar; count: tf.Scalar } {
+    const rows = headRows(targets, mask, false);
+    const x = finalNorm(this.config, this.weights, rows.index ? tf.gather(h, rows.index) : h);
+    const nll = tiedHeadNll(x, tiedEmbedding(this.weights), rows.targets, this.transposedCopies);
+    return { nll: tf.sum(tf.mul(nll, rows.weights)) as tf.Scalar, count: tf.sum(rows.weights) as tf.Scalar };
+  }
+
+  /** Sequences per micro-batch of a B×T training step with `lossRows` loss rows in all. */
+  sequencesPerMicroBatch(B: number, T: number, lossRows: number): number {
+    if (this.microBatch !== 'auto') return Math.min(B, this.microBatch);
+    const perSequence = tapeBytesPerSequence(this.config, this.range.to - this.range.from, T, this.range.head ? lossRows / B : 0);
+    return Math.max(1, Math.min(B, Math.floor(tapeBudgetBytes() / perSequence)));
+  }
+
+  /**
+   * Sums `run` over micro-batches of whole sequences [s0, s1) (attention never crosses a sequence)
+   * and concatenates their input gradients. Each micro-batch's tape is freed before the next.
+   */
+  protected microBatched(B: number, T: number, lossRows: number, run: (s0: number, s1: number) => { value: tf.Tensor; grads: Record<string, tf.Tensor>; inputGrad: tf.Tensor | null }): { value: tf.Tensor; grads: Record<string, tf.Tensor>; inputGrad: tf.Tensor | null } {
+    const per = this.sequencesPerMicroBatch(B, T, lossRows);
+    if (per >= B) return run(0, B);
+    let value: tf.Tensor | null = null;
+    const grads: Record<string, tf.Tensor> = {};
+    const inputGrads: tf.Tensor[] = [];
+    const accumulate = (old: tf.Tensor | null, next: tf.Tensor) => {
+      if (!old) return next;
+      const sum = tf.add(old, next);
+      tf.dispose([old, next]);
+      return sum;
+    };
+    for (let s0 = 0; s0 < B; s0 += per) {
+      const r = run(s0, Math.min(B, s0 + per));
+      value = accumulate(value, r.value);
+      for (const [k, g] of Object.entries(r.grads)) grads[k] = accumulate(grads[k] ?? null, g);
+      if (r.inputGrad) inputGrads.push(r.inputGrad);
+    }
+    return { value: value!, grads, inputGrad: inputGrads.length > 0 ? tf.concat(inputGrads, 0) : null };
   }
 
   protected dropout(seed: number | null): LoraDropout | null {
@@ -127,7 +254,7 @@ export class ClientModel extends SubModel {
   /** ids [B, T] → cut activations [B, T, d]. `dropoutSeed` null means inference. */
   forward(ids: Int32Array, B: number, T: number, dropoutSeed: number | null): tf.Tensor3D {
     return tf.tidy(() => {
-      const h = this.hidden(tf.tensor2d(ids, [B, T], 'int32'), B, T, this.lora(), this.dropout(dropoutSeed));
+      const h = this.hiddenNoGrad(tf.tensor2d(ids, [B, T], 'int32'), B, T, this.dropout(dropoutSeed));
       return tf.reshape(h, [B, T, this.config.nEmbd]) as tf.Tensor3D;
     });
   }
@@ -151,6 +278,14 @@ export class ClientModel extends SubModel {
   }
 }
 
+export interface StepOptions {
+  smoothing: number;
+  /** Seed of this step's LoRA dropout masks; null for none. */
+  dropoutSeed: number | null;
+  /** Run the head and loss on every row, not just the weighted ones (same result; for tests). */
+  allRows?: boolean;
+}
+
 export interface StepResult {
   /** Training loss (with label smoothing) of this step. */
   loss: number;
@@ -162,36 +297,43 @@ export class ServerModel extends SubModel {
     super(config, weights, { from: cut, to: config.nLayer, embeds: false, head: true }, opts.lora, opts);
   }
 
-  private objective(B: number, T: number, targets: tf.Tensor1D, w: tf.Tensor1D, smoothing: number, dropout: LoraDropout | null, rowSink: (t: tf.Tensor1D) => void) {
+  private objective(B: number, T: number, rows: HeadRows, smoothing: number, dropout: LoraDropout | null, rowSink: (t: tf.Tensor1D) => void) {
     return (lora: Lora, acts: tf.Tensor) => {
       const h = this.hidden(tf.reshape(acts, [B * T, this.config.nEmbd]), B, T, lora, dropout);
-      return smoothedCrossEntropy(lmHead(this.config, this.weights, h), targets, w, smoothing, rowSink);
+      return this.headLoss(h, rows, smoothing, rowSink);
     };
   }
 
   /**
    * Loss, ∂loss/∂acts and adapter gradients for activations [B, T, d]. Rows are weighted by
    * `rowWeights` (mask/Σmask for a single batch; see maskWeights). `rowLoss` [B·T] holds each
-   * row's weighted contribution to the loss.
+   * row's weighted contribution to the loss. The head and loss run on the rows with a non-zero
+   * weight only, unless `allRows` (the same result, for checking that).
    */
-  grads(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: { smoothing: number; dropoutSeed: number | null }): { loss: tf.Scalar; rowLoss: tf.Tensor1D; gradActs: tf.Tensor3D; grads: Record<string, tf.Tensor> } {
-    const [B, T] = acts.shape;
-    let rowLoss: tf.Tensor1D | null = null;
+  grads(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: StepOptions): { loss: tf.Scalar; rowLoss: tf.Tensor1D; gradActs: tf.Tensor3D; grads: Record<string, tf.Tensor> } {
+    const [B, T, d] = acts.shape;
+    if (targets.length !== B * T || rowWeights.length !== B * T) throw new Error(`server: ${targets.length} targets and ${rowWeights.length} row weights for activations [${acts.shape}]`);
+    const rowLosses: tf.Tensor1D[] = [];
     const out = tf.tidy(() => {
-      const t = tf.tensor1d(targets, 'int32');
-      const w = tf.tensor1d(rowWeights);
-      const sink = (r: tf.Tensor1D) => { rowLoss = r; };
-      const { value, grads, inputGrad } = this.gradsOf(this.objective(B, T, t, w, opts.smoothing, this.dropout(opts.dropoutSeed), sink), acts);
-      return { loss: value as tf.Scalar, gradActs: inputGrad as tf.Tensor3D, grads };
+      const dropout = this.dropout(opts.dropoutSeed);
+      const { value, grads, inputGrad } = this.microBatched(B, T, activeRows(rowWeights).length, (s0, s1) => {
+        const rows = headRows(targets.subarray(s0 * T, s1 * T), rowWeights.subarray(s0 * T, s1 * T), opts.allRows ?? false);
+        const part = s1 - s0 === B ? acts : tf.slice(acts, [s0, 0, 0], [s1 - s0, T, d]);
+        const objective = this.objective(s1 - s0, T, rows, opts.smoothing, dropout && { ...dropout, rowOffset: s0 * T }, (r) => rowLosses.push(r));
+        return this.gradsOf(objective, part);
+      });
+      return { loss: value as tf.Scalar, gradActs: tf.reshape(inputGrad!, [B, T, d]) as tf.Tensor3D, grads };
     });
-    return { ...out, rowLoss: rowLoss! };
+    const rowLoss = rowLosses.length === 1 ? rowLosses[0] : (tf.concat(rowLosses) as tf.Tensor1D);
+    if (rowLosses.length > 1) tf.dispose(rowLosses);
+    return { ...out, rowLoss };
   }
 
   /**
    * Forward, backward and an optimiser step on the server adapter. Returns the loss, each row's
    * weighted share of it [B·T], and ∂loss/∂acts [B, T, d].
    */
-  async step(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: { smoothing: number; dropoutSeed: number | null }): Promise<StepResult & { rowLoss: Float32Array; gradActs: tf.Tensor3D }> {
+  async step(acts: tf.Tensor, targets: Int32Array, rowWeights: Float32Array, opts: StepOptions): Promise<StepResult & { rowLoss: Float32Array; gradActs: tf.Tensor3D }> {
     const { loss, rowLoss, gradActs, grads } = this.grads(acts, targets, rowWeights, opts);
     this.optimizer.apply(this.vars, grads);
     tf.dispose(Object.values(grads));
@@ -203,10 +345,7 @@ export class ServerModel extends SubModel {
   /** Σ NLL and token count (no smoothing) over the masked positions: for held-out loss. */
   async nll(acts: tf.Tensor, targets: Int32Array, mask: Float32Array): Promise<{ nll: number; count: number }> {
     const [B, T] = acts.shape;
-    const r = tf.tidy(() => {
-      const h = this.hidden(tf.reshape(acts, [B * T, this.config.nEmbd]), B, T, this.lora(), null);
-      return nllSum(lmHead(this.config, this.weights, h), tf.tensor1d(targets, 'int32'), tf.tensor1d(mask));
-    });
+    const r = tf.tidy(() => this.headNll(this.hiddenNoGrad(tf.reshape(acts, [B * T, this.config.nEmbd]), B, T, null), targets, mask));
     const [nll, count] = await Promise.all([r.nll.data(), r.count.data()]);
     tf.dispose([r.nll, r.count]);
     return { nll: nll[0], count: count[0] };
@@ -220,18 +359,22 @@ export class FullModel extends SubModel {
   }
 
   /** Loss and adapter gradients for a batch; mask weights as in SplitLoRA. */
-  grads(b: TokenBatch, opts: { smoothing: number; dropoutSeed: number | null }): { loss: tf.Scalar; grads: Record<string, tf.Tensor> } {
+  grads(b: TokenBatch, opts: StepOptions): { loss: tf.Scalar; grads: Record<string, tf.Tensor> } {
+    const T = b.seqLen;
     return tf.tidy(() => {
-      const ids = tf.tensor2d(b.ids, [b.batch, b.seqLen], 'int32');
-      const t = tf.tensor1d(b.targets, 'int32');
-      const w = tf.tensor1d(maskWeights(b.mask));
+      const weights = maskWeights(b.mask);
       const dropout = this.dropout(opts.dropoutSeed);
-      const { value, grads } = this.gradsOf((lora) => smoothedCrossEntropy(lmHead(this.config, this.weights, this.hidden(ids, b.batch, b.seqLen, lora, dropout)), t, w, opts.smoothing), ids);
+      const { value, grads } = this.microBatched(b.batch, T, activeRows(weights).length, (s0, s1) => {
+        const ids = tf.tensor2d(b.ids.subarray(s0 * T, s1 * T), [s1 - s0, T], 'int32');
+        const rows = headRows(b.targets.subarray(s0 * T, s1 * T), weights.subarray(s0 * T, s1 * T), opts.allRows ?? false);
+        const drop = dropout && { ...dropout, rowOffset: s0 * T };
+        return this.gradsOf((lora) => this.headLoss(this.hidden(ids, s1 - s0, T, lora, drop), rows, opts.smoothing), ids);
+      });
       return { loss: value as tf.Scalar, grads };
     });
   }
 
-  async step(b: TokenBatch, opts: { smoothing: number; dropoutSeed: number | null }): Promise<StepResult> {
+  async step(b: TokenBatch, opts: StepOptions): Promise<StepResult> {
     const { loss, grads } = this.grads(b, opts);
     this.optimizer.apply(this.vars, grads);
     tf.dispose(Object.values(grads));
@@ -240,13 +383,20 @@ export class FullModel extends SubModel {
     return { loss: value };
   }
 
-  /** Logits [B·T, V] for ids [B, T] (no dropout). With a cache, ids are the new tokens only. */
-  logits(ids: Int32Array, B: number, T: number, cache?: LayerCache[], pastLen = 0): tf.Tensor2D {
-    return tf.tidy(() => lmHead(this.config, this.weights, this.hidden(tf.tensor2d(ids, [B, T], 'int32'), B, T, this.lora(), null, cache, pastLen)));
+  /**
+   * Logits [B·T, V] for ids [B, T] (no dropout). With a cache, ids are the new tokens only. With
+   * `rows` (indices into [B·T]), only those rows' logits [rows, V]: decoding needs the last position.
+   */
+  logits(ids: Int32Array, B: number, T: number, cache?: LayerCache[], pastLen = 0, rows?: Int32Array): tf.Tensor2D {
+    return tf.tidy(() => {
+      const h = this.hiddenNoGrad(tf.tensor2d(ids, [B, T], 'int32'), B, T, null, cache, pastLen);
+      return lmHead(this.config, this.weights, rows ? tf.gather(h, tf.tensor1d(rows, 'int32')) : h, this.transposedCopies);
+    });
   }
 
+  /** Σ NLL and token count (no smoothing) over the masked positions; the head runs on those rows only. */
   async nll(b: TokenBatch): Promise<{ nll: number; count: number }> {
-    const r = tf.tidy(() => nllSum(this.logits(b.ids, b.batch, b.seqLen), tf.tensor1d(b.targets, 'int32'), tf.tensor1d(b.mask)));
+    const r = tf.tidy(() => this.headNll(this.hiddenNoGrad(tf.tensor2d(b.ids, [b.batch, b.seqLen], 'int32'), b.batch, b.seqLen, null), b.targets, b.mask));
     const [nll, count] = await Promise.all([r.nll.data(), r.count.data()]);
     tf.dispose([r.nll, r.count]);
     return { nll: nll[0], count: count[0] };

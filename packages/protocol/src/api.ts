@@ -9,15 +9,29 @@ export type RunStatus = RunStateName | 'paused';
 export type RunAction = 'pause' | 'resume' | 'stop';
 
 /** GET /api/health */
+/** The training compute worker, as /api/health reports it. */
+export interface ComputeHealthInfo {
+  /** idle: not started yet (no run); failed: down, and restarting unless it failed too often. */
+  status: 'idle' | 'starting' | 'ready' | 'failed' | 'closed';
+  backend: string | null;
+  /** Workers started after a failure. */
+  restarts: number;
+  lastFailure: { at: number; reason: string } | null;
+}
+
 export interface HealthInfo {
+  /** False while the training compute is down or restarting. */
   ok: boolean;
   model: string;
-  /** The tfjs backend the server chose, when it was asked for one. */
+  /** The tfjs backend the compute worker runs on (the requested one until it has started). */
   backend: string | null;
   /** The current run's id. */
   run: string | null;
   /** Whether runs are kept on disk (`--data-dir`). */
   persistent: boolean;
+  compute: ComputeHealthInfo;
+  /** Why the current run is held (paused until its compute is back), or null. */
+  runHold: string | null;
 }
 
 export interface CheckpointInfo {

@@ -25,6 +25,11 @@ export const ERROR_CODES = {
   E_AUTH: 'the client id and resume token do not match',
   /** The server cannot take more clients now. */
   E_CAPACITY: 'the server has no room for another client',
+  /**
+   * The server's compute failed (its worker died or its backend aborted); the step was not applied.
+   * The run pauses and restarts the round from its last aggregation: send the step again then.
+   */
+  E_COMPUTE: 'the server compute failed; the step was not applied',
   /** The server failed while handling a valid message. */
   E_INTERNAL: 'internal server error',
 } as const;

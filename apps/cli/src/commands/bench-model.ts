@@ -1,10 +1,12 @@
-// bench-model: LoRA training throughput on the active tfjs backend, for three model sizes, with
-// FLOP rates against the backend's plain-matmul rate and where the time goes (blocks vs. LM head).
+// bench-model: LoRA training throughput on the active tfjs backend, for several model sizes, with
+// FLOP rates against the backend's plain-matmul rate, where the time goes (blocks vs. LM head) and
+// the memory a step takes (weights, transposed copies, peak tensors, the wasm heap).
 import * as tf from '@tensorflow/tfjs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import {
-  DEFAULT_LORA, FullModel, PRESETS, SPLITLORA_ADAMW, disposeWeights, initGpt2Weights, lmHead, smoothedCrossEntropy, toWeights,
+  DEFAULT_LORA, FullModel, PRESETS, SPLITLORA_ADAMW, ServerModel, activeRows, disposeWeights, finalNorm, gatherRows, initGpt2Weights,
+  maskWeights, tiedEmbedding, tiedHeadLoss, toWeights, transposedBytes,
   type GPT2Config, type TokenBatch, type Weights,
 } from '@splitlora/model';
 import { matmulFlops, trainStepFlops } from '../flops';
@@ -17,6 +19,12 @@ export interface BenchConfig {
   cfg: GPT2Config;
   batch: number;
   seqLen: number;
+  /** Leading share of each sequence that is prompt (mask 0), as on E2E; default 0 (loss everywhere). */
+  promptFraction?: number;
+  /** Time the server part from this cut (ServerModel on random activations) instead of the whole model. */
+  serverCut?: number;
+  /** Runs only when named in --only (too slow or too big for the default run). */
+  optIn?: boolean;
 }
 
 export const BENCH_CONFIGS: BenchConfig[] = [
@@ -26,6 +34,10 @@ export const BENCH_CONFIGS: BenchConfig[] = [
   { name: 'nano', cfg: PRESETS.nano, batch: 8, seqLen: 128 },
   // In between (8×256): the blocks are no longer negligible, the head still leads.
   { name: 'mini', cfg: PRESETS.mini, batch: 4, seqLen: 128 },
+  // The paper's shape: GPT-2 S, batch 8 × 128 tokens, the first half of each sequence prompt.
+  { name: 'gpt2-8x128', cfg: PRESETS.gpt2, batch: 8, seqLen: 128, promptFraction: 0.5 },
+  // A GPT-2 M server at cut 6 (18 blocks and the tied head): does it fit wasm's 4 GB?
+  { name: 'gpt2-medium-server', cfg: PRESETS['gpt2-medium'], batch: 8, seqLen: 128, promptFraction: 0.5, serverCut: 6, optIn: true },
 ];
 
 const MATMUL = [512, 768, 3072] as const;
@@ -38,7 +50,12 @@ export interface BenchResult {
   vocab: number;
   batch: number;
   seqLen: number;
-  /** Median milliseconds of one FullModel.step (forward, backward, AdamW on the LoRA weights). */
+  /** Rows the loss covers (B·T less the prompt positions); the head runs on these only. */
+  lossRows: number;
+  /** 'full' (FullModel) or 'server@k' (ServerModel from cut k). */
+  part: string;
+  transposedCopies: boolean;
+  /** Median milliseconds of one step (forward, backward, AdamW on the LoRA weights). */
   stepMs: number;
   tokensPerSec: number;
   msPerToken: number;
@@ -52,6 +69,14 @@ export interface BenchResult {
   achievedGflops: number;
   /** achievedGflops / the backend's plain-matmul rate. */
   matmulRatio: number;
+  /** tf.memory().numBytes of the frozen weights this part uses. */
+  weightBytes: number;
+  /** Bytes of the transposed copies made of them (0 without copies). */
+  copyBytes: number;
+  /** Peak tf.memory().numBytes during one step (tf.profile), weights and copies included. */
+  peakBytes: number;
+  /** The wasm heap after the step (it only grows; includes XNNPACK's packed weights), or null off wasm. */
+  wasmHeapBytes: number | null;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -92,37 +117,75 @@ export async function matmulGflops(): Promise<number> {
   return matmulFlops(m, k, n) / ms / 1e6;
 }
 
-/** Deterministic token batch [B, T] with the loss on every position (mask all ones). */
-function benchBatch(cfg: GPT2Config, B: number, T: number): TokenBatch {
+/** Deterministic token batch [B, T]; the first promptFraction of each sequence has mask 0. */
+export function benchBatch(cfg: GPT2Config, B: number, T: number, promptFraction = 0): TokenBatch {
   const N = B * T;
   const ids = Int32Array.from({ length: N }, (_, j) => (j * 7919 + 13) % cfg.vocabSize);
   const targets = Int32Array.from({ length: N }, (_, j) => ((j + 1) * 7919 + 13) % cfg.vocabSize);
-  return { ids, targets, mask: new Float32Array(N).fill(1), batch: B, seqLen: T };
+  const prompt = Math.floor(T * promptFraction);
+  const mask = Float32Array.from({ length: N }, (_, j) => (j % T >= prompt ? 1 : 0));
+  return { ids, targets, mask, batch: B, seqLen: T };
 }
 
-export async function benchConfig(c: BenchConfig, warmup: number, steps: number, matmulRate: number): Promise<BenchResult> {
+/** The frozen weights a part uses: the server part skips wpe and the client's blocks. */
+function partWeights(cfg: GPT2Config, cut: number | undefined): Weights {
+  const all = initGpt2Weights(cfg, 0);
+  if (cut === undefined) return toWeights(all);
+  const keep = Object.entries(all).filter(([k]) => {
+    const m = /^h\.(\d+)\./.exec(k);
+    return m ? Number(m[1]) >= cut : k !== 'wpe.weight';
+  });
+  return toWeights(Object.fromEntries(keep));
+}
+
+const wasmHeapBytes = (): number | null => {
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
+  return tf.getBackend() === 'wasm' && wasm?.HEAPU8 ? wasm.HEAPU8.length : null;
+};
+
+export interface BenchRunOptions {
+  /** The models' transposedCopies setting (default 'auto'). */
+  transposedCopies?: boolean | 'auto';
+}
+
+export async function benchConfig(c: BenchConfig, warmup: number, steps: number, matmulRate: number, run: BenchRunOptions = {}): Promise<BenchResult> {
   const { cfg, batch: B, seqLen: T } = c;
   if (T > cfg.nPositions) throw new CliError(`bench ${c.name}: seqLen ${T} exceeds n_positions ${cfg.nPositions}`);
   const N = B * T;
   const t0 = performance.now();
-  const weights: Weights = toWeights(initGpt2Weights(cfg, 0));
+  const weights: Weights = partWeights(cfg, c.serverCut);
+  const weightBytes = tf.memory().numBytes;
   log(`bench ${c.name}: ${cfg.nLayer}×${cfg.nEmbd}, vocab ${cfg.vocabSize}, batch ${B}×${T}; weights ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const lora = { ...DEFAULT_LORA };
-  const model = new FullModel(cfg, weights, { lora, optimizer: { lr: 2e-4, ...SPLITLORA_ADAMW }, seed: 0 });
-  const b = benchBatch(cfg, B, T);
-  // The head alone: hidden states [N, d] → ln_f → logits [N, V] → smoothed CE, and back to [N, d].
+  const modelOpts = { lora, optimizer: { lr: 2e-4, ...SPLITLORA_ADAMW }, seed: 0, transposedCopies: run.transposedCopies ?? 'auto' };
+  const b = benchBatch(cfg, B, T, c.promptFraction);
+  const rowWeights = maskWeights(b.mask);
+  const rows = activeRows(rowWeights);
+  const server = c.serverCut !== undefined ? new ServerModel(cfg, weights, c.serverCut, modelOpts) : null;
+  const full = server ? null : new FullModel(cfg, weights, modelOpts);
+  const model = (server ?? full)!;
+  const acts = server ? tf.randomNormal([B, T, cfg.nEmbd], 0, 1, 'float32', 1) : null;
+  let seed = 0;
+  const step = async () => {
+    if (full) await full.step(b, { smoothing: 0.1, dropoutSeed: seed++ });
+    else tf.dispose((await server!.step(acts!, b.targets, rowWeights, { smoothing: 0.1, dropoutSeed: seed++ })).gradActs);
+  };
+  // The head alone on the masked rows: hidden states [N, d] → rows → ln_f → logits → smoothed CE, and back to [N, d].
   const h = tf.randomNormal([N, cfg.nEmbd]);
-  const targets = tf.tensor1d(b.targets, 'int32');
-  const w = tf.fill([N], 1 / N) as tf.Tensor1D;
-  const headGrad = tf.grads((x: tf.Tensor) => smoothedCrossEntropy(lmHead(cfg, weights, x as tf.Tensor2D), targets, w, 0.1));
+  const index = tf.tensor1d(rows, 'int32');
+  const targets = tf.tensor1d(Int32Array.from(rows, (j) => b.targets[j]), 'int32');
+  const w = tf.tensor1d(Float32Array.from(rows, (j) => rowWeights[j]));
+  const copies = model.transposedCopies;
+  const headGrad = tf.grads((x: tf.Tensor) => tiedHeadLoss(finalNorm(cfg, weights, gatherRows(x as tf.Tensor2D, index)), tiedEmbedding(weights), targets, w, 0.1, { transposedCopies: copies }));
   try {
-    let seed = 0;
-    const [stepMs, forwardMs, headMs] = await timeInterleaved(warmup, steps, [
+    // The first step, profiled for its peak memory, doubles as a warm-up.
+    const profile = await tf.profile(step);
+    const peakBytes = profile.peakBytes;
+    const [stepMs, forwardMs, headMs] = await timeInterleaved(Math.max(0, warmup - 1), steps, [
+      step,
       async () => {
-        await model.step(b, { smoothing: 0.1, dropoutSeed: seed++ });
-      },
-      async () => {
-        await model.nll(b);
+        if (full) await full.nll(b);
+        else await server!.nll(acts!, b.targets, b.mask);
       },
       async () => {
         const [g] = headGrad([h]);
@@ -130,17 +193,22 @@ export async function benchConfig(c: BenchConfig, warmup: number, steps: number,
         g.dispose();
       },
     ]);
-    log(`bench ${c.name}: step ${stepMs.toFixed(0)} ms, forward ${forwardMs.toFixed(0)} ms, head+loss ${headMs.toFixed(0)} ms`);
-    const flops = trainStepFlops(cfg, lora, B, T);
+    const copyBytes = transposedBytes(weights);
+    log(`bench ${c.name}: step ${stepMs.toFixed(0)} ms, forward ${forwardMs.toFixed(0)} ms, head+loss ${headMs.toFixed(0)} ms; transposed copies ${copies ? 'on' : 'off'}, peak ${(peakBytes / 2 ** 20).toFixed(0)} MiB`);
+    const blocks = cfg.nLayer - (c.serverCut ?? 0);
+    const flops = trainStepFlops({ ...cfg, nLayer: blocks }, lora, B, T, rows.length);
     const achievedGflops = flops.total / stepMs / 1e6;
     return {
-      name: c.name, layers: cfg.nLayer, embd: cfg.nEmbd, heads: cfg.nHead, vocab: cfg.vocabSize, batch: B, seqLen: T,
+      name: c.name, layers: blocks, embd: cfg.nEmbd, heads: cfg.nHead, vocab: cfg.vocabSize, batch: B, seqLen: T, lossRows: rows.length,
+      part: c.serverCut !== undefined ? `server@${c.serverCut}` : 'full', transposedCopies: copies,
       stepMs, tokensPerSec: N / (stepMs / 1000), msPerToken: stepMs / N, forwardMs, headMs,
       headTimeShare: headMs / stepMs, stepGflop: flops.total / 1e9, headFlopShare: flops.head / flops.total,
       achievedGflops, matmulRatio: achievedGflops / matmulRate,
+      weightBytes, copyBytes, peakBytes, wasmHeapBytes: wasmHeapBytes(),
     };
   } finally {
-    tf.dispose([h, targets, w]);
+    tf.dispose([h, index, targets, w]);
+    if (acts) acts.dispose();
     model.dispose();
     disposeWeights(weights);
   }
@@ -149,16 +217,22 @@ export async function benchConfig(c: BenchConfig, warmup: number, steps: number,
 const f = (x: number, digits: number) => x.toFixed(digits);
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 
+const mib = (x: number | null) => (x === null ? '-' : (x / 2 ** 20).toFixed(0));
+
 export function benchTables(results: BenchResult[], matmulRate: number): string {
   const speed = formatTable(
-    ['config', 'layers×d', 'B×T', 'tokens/s', 'ms/token', 'GFLOP/step', 'GFLOP/s', 'matmul GFLOP/s', 'ratio'],
-    results.map((r) => [r.name, `${r.layers}×${r.embd}`, `${r.batch}×${r.seqLen}`, f(r.tokensPerSec, 1), f(r.msPerToken, 2), f(r.stepGflop, 2), f(r.achievedGflops, 2), f(matmulRate, 2), f(r.matmulRatio, 2)]),
+    ['config', 'part', 'layers×d', 'B×T', 'loss rows', 'tokens/s', 'ms/token', 'GFLOP/step', 'GFLOP/s', 'matmul GFLOP/s', 'ratio'],
+    results.map((r) => [r.name, r.part, `${r.layers}×${r.embd}`, `${r.batch}×${r.seqLen}`, String(r.lossRows), f(r.tokensPerSec, 1), f(r.msPerToken, 2), f(r.stepGflop, 2), f(r.achievedGflops, 2), f(matmulRate, 2), f(r.matmulRatio, 2)]),
   );
   const where = formatTable(
     ['config', 'step ms', 'forward ms', 'head+loss fwd+bwd ms', 'head share of time', 'head share of FLOPs', 'rest ms (blocks, AdamW)'],
     results.map((r) => [r.name, f(r.stepMs, 0), f(r.forwardMs, 0), f(r.headMs, 0), pct(r.headTimeShare), pct(r.headFlopShare), f(Math.max(0, r.stepMs - r.headMs), 0)]),
   );
-  return `${speed}\n\n${where}`;
+  const memory = formatTable(
+    ['config', 'transposed copies', 'weights MiB', 'copies MiB', 'peak tensors MiB', 'wasm heap MiB'],
+    results.map((r) => [r.name, r.transposedCopies ? 'on' : 'off', mib(r.weightBytes), mib(r.copyBytes), mib(r.peakBytes), mib(r.wasmHeapBytes)]),
+  );
+  return `${speed}\n\n${where}\n\n${memory}`;
 }
 
 interface BenchOptions {
@@ -166,6 +240,7 @@ interface BenchOptions {
   steps: number;
   warmup: number;
   only?: string;
+  transposedCopies: 'auto' | 'on' | 'off';
 }
 
 export function benchModelCommand(): Command {
@@ -174,19 +249,21 @@ export function benchModelCommand(): Command {
     .addOption(backendOption())
     .option('--steps <n>', 'timed steps per measurement (the median is reported)', intAtLeast(1), 3)
     .option('--warmup <n>', 'untimed steps before each measurement', intAtLeast(0), 1)
-    .option('--only <names>', `comma-separated subset of ${BENCH_CONFIGS.map((c) => c.name).join(',')}`)
+    .option('--only <names>', `comma-separated subset of ${BENCH_CONFIGS.map((c) => c.name).join(',')} (${BENCH_CONFIGS.filter((c) => c.optIn).map((c) => c.name).join(', ')} only when named)`)
+    .addOption(new Option('--transposed-copies <mode>', 'keep transposed copies of the frozen weights (auto: on wasm while they fit)').choices(['auto', 'on', 'off']).default('auto'))
     .action(async (o: BenchOptions) => {
       const backend = await selectNodeBackend(o.backend, log);
-      const names = o.only?.split(',').map((s) => s.trim()) ?? BENCH_CONFIGS.map((c) => c.name);
+      const names = o.only?.split(',').map((s) => s.trim()) ?? BENCH_CONFIGS.filter((c) => !c.optIn).map((c) => c.name);
       const unknown = names.filter((n) => !BENCH_CONFIGS.some((c) => c.name === n));
       if (unknown.length > 0) throw new CliError(`--only: unknown config ${unknown.join(', ')}; choose from ${BENCH_CONFIGS.map((c) => c.name).join(', ')}`);
       const configs = BENCH_CONFIGS.filter((c) => names.includes(c.name));
-      if (backend === 'cpu' && names.includes('gpt2')) log('bench: warning: the cpu backend runs at ≈1 GFLOP/s; the gpt2 config takes minutes per step (try --backend wasm or --only nano,mini)');
+      if (backend === 'cpu' && names.some((n) => n.startsWith('gpt2'))) log('bench: warning: the cpu backend runs at ≈1 GFLOP/s; the gpt2 config takes minutes per step (try --backend wasm or --only nano,mini)');
       const matmulRate = await matmulGflops();
       log(`bench: plain matmul ${MATMUL[0]}×${MATMUL[1]} · ${MATMUL[1]}×${MATMUL[2]}: ${matmulRate.toFixed(2)} GFLOP/s`);
       const results: BenchResult[] = [];
-      for (const c of configs) results.push(await benchConfig(c, o.warmup, o.steps, matmulRate));
-      process.stdout.write(`backend ${backend}; LoRA r=${DEFAULT_LORA.r} on ${DEFAULT_LORA.targets.join(',')}, label smoothing 0.1, loss on every position\n\n${benchTables(results, matmulRate)}\n`);
-      printResult({ backend, matmulGflops: matmulRate, steps: o.steps, warmup: o.warmup, configs: results });
+      const transposedCopies = o.transposedCopies === 'auto' ? 'auto' : o.transposedCopies === 'on';
+      for (const c of configs) results.push(await benchConfig(c, o.warmup, o.steps, matmulRate, { transposedCopies }));
+      process.stdout.write(`backend ${backend}; LoRA r=${DEFAULT_LORA.r} on ${DEFAULT_LORA.targets.join(',')}, label smoothing 0.1; the loss covers 'loss rows' of B·T (the rest is prompt)\n\n${benchTables(results, matmulRate)}\n`);
+      printResult({ backend, matmulGflops: matmulRate, steps: o.steps, warmup: o.warmup, transposedCopies: o.transposedCopies, configs: results });
     });
 }

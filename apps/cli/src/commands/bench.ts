@@ -28,6 +28,22 @@ interface BenchFlags extends RunFlags {
   e2eEval: boolean;
   e2eMrs: number;
   e2eBeams: number;
+  evalLimit?: number;
+  quick?: boolean;
+}
+
+/**
+ * --quick: evaluation sized for a smoke run; training and data are untouched, so a quick bench
+ * trains exactly what the full one does. Explicit flags win.
+ */
+export const QUICK = { evalLimit: 32, checkpointsPerMethod: 4, e2eMrs: 5, e2eBeams: 1 };
+
+function applyQuick(o: BenchFlags, self: Command): void {
+  const given = (name: string) => self.getOptionValueSource(name) === 'cli';
+  if (!given('evalLimit')) o.evalLimit = QUICK.evalLimit;
+  if (!given('evalEvery')) o.evalEvery = Math.max(1, Math.ceil(o.steps / o.interval / QUICK.checkpointsPerMethod));
+  if (!given('e2eMrs')) o.e2eMrs = QUICK.e2eMrs;
+  if (!given('e2eBeams')) o.e2eBeams = QUICK.e2eBeams;
 }
 
 function parseMethods(list: string): Method[] {
@@ -68,6 +84,8 @@ export function benchCommand(): Command {
     .option('--no-e2e-eval', 'skip the E2E metrics of the final adapters')
     .option('--e2e-mrs <n>', 'held-out MRs decoded for the E2E metrics', intAtLeast(1), 20)
     .option('--e2e-beams <k>', 'beam width for the E2E outputs (the paper: 10)', intAtLeast(1), 10)
+    .option('--eval-limit <n>', 'score each checkpoint on the first n held-out examples only (default: all of --heldout)', intAtLeast(1))
+    .option('--quick', `cheap evaluation for a smoke run: --eval-limit ${QUICK.evalLimit}, about ${QUICK.checkpointsPerMethod} checkpoints per method, --e2e-mrs ${QUICK.e2eMrs} --e2e-beams ${QUICK.e2eBeams} (explicit flags win; training is unchanged)`)
     .addHelpText('after', [
       '',
       'Latency model (defaults named above; see report.md for the full statement):',
@@ -75,9 +93,11 @@ export function benchCommand(): Command {
       '',
       'Example:',
       '  splitlora bench --methods cen,split,fed --clients 3 --steps 60 --interval 10 --lr 2e-3 --out bench-runs/nano --json',
+      '  splitlora bench --quick --clients 3 --steps 20 --interval 5 --batch 4',
     ].join('\n'))
     .action(async (o: BenchFlags, self: Command) => {
       const methods = parseMethods(o.methods);
+      if (o.quick) applyQuick(o, self);
       const backend = await selectNodeBackend(o.backend, log);
       const model = await loadSimModel(o.model);
       const s = trainSettings(o, model);
@@ -89,7 +109,7 @@ export function benchCommand(): Command {
       const startedAt = new Date().toISOString();
       try {
         const result = await runBench(model, weights, s, data, {
-          methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000,
+          methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000, evalLimit: o.evalLimit,
           e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams } : null,
         }, {
           log,
@@ -100,7 +120,7 @@ export function benchCommand(): Command {
         });
         const report = await writeBenchReport(out, result, {
           command: commandLine(self), modelId: model.id, config: model.config, dataSource: data.source, partition: o.partition,
-          heldoutExamples: data.heldout.length, backend, startedAt,
+          heldoutExamples: Math.min(o.evalLimit ?? Infinity, data.heldout.length), backend, startedAt,
         });
         log(`bench: report written to ${report}`);
         if (o.json) printResult(jsonByMethod(result));

@@ -2,7 +2,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command } from 'commander';
-import { selectNodeBackend } from '@splitlora/backend/node';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { serve } from '@splitlora/server';
 import { resolveModel, DEFAULT_MODEL_ID } from '../model-source';
@@ -39,7 +38,8 @@ export function serveCommand(): Command {
     .option('--max-batch <n>', 'largest batch a run may use (sizes the message limit)', intAtLeast(1), 16)
     .option('--max-seq-len <n>', 'longest sequence a run may use (sizes the message limit)', intAtLeast(2), 256)
     .action(async (o: ServeFlags) => {
-      const backend = await selectNodeBackend(o.backend, log);
+      // The tfjs backend is chosen inside the compute workers; the main thread only serves.
+      const backend = o.backend;
       const dir = await resolveModel(o.model, { log });
       const { config, weights } = await loadGpt2Dir(dir);
       let autoRun: Record<string, unknown> | null = o.autoRun ? DEMO_RUN : null;

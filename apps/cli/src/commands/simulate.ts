@@ -3,11 +3,13 @@
 // {"method","clients","steps","aggregations","initialLoss","finalLoss","heldoutLoss","bytesUp","bytesDown","backends","wallSeconds"}.
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
+import { DEFAULT_WEB_DIR } from '@splitlora/server';
 import { disposeWeights, toWeights } from '@splitlora/model';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
 import { addRunOptions, loadSimModel, simData, trainSettings, type RunFlags } from '../sim/flags';
 import { runSimulate } from '../sim/simulate';
+import { ensureWebBuilt } from '../sim/web-build';
 import { formatTable } from '../table';
 
 interface SimulateFlags extends RunFlags {
@@ -21,7 +23,7 @@ export function simulateCommand(): Command {
   const cmd = new Command('simulate').description('run SplitLoRA with N simulated clients: Node volunteers over loopback sockets (--in-process) or headless Chromium tabs (--browser)');
   addRunOptions(cmd)
     .option('--in-process', 'clients are Node volunteers in this process, over loopback sockets (default)')
-    .option('--browser', 'clients are headless Chromium tabs running the volunteer page (needs "npm run build:web" and a system Chromium)')
+    .option('--browser', 'clients are headless Chromium tabs running the volunteer page (needs a system Chromium; builds dist/web first when it is missing or stale)')
     .option('--chromium <path>', 'Chromium binary for --browser (default $CHROMIUM_PATH or /usr/bin/chromium)')
     .option('--browser-backend <name>', 'tfjs backend the tabs try first: webgpu, webgl, wasm or cpu (default: the page picks, WebGPU first)')
     .addHelpText('after', '\nExample:\n  splitlora simulate --clients 3 --steps 20 --interval 5 --lr 1e-3 --json\n  splitlora simulate --browser --clients 2 --steps 8 --interval 4 --json')
@@ -32,12 +34,13 @@ export function simulateCommand(): Command {
       const s = trainSettings(o, model);
       const data = await simData(o);
       log(`simulate: ${o.browser ? 'browser' : 'in-process'}, ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
+      if (o.browser) await ensureWebBuilt(DEFAULT_WEB_DIR, log); // before the progress bar draws
       const weights = toWeights(model.weights);
       const bar = progressBar(s.clients * s.steps, 'simulate [{bar}] {value}/{total} steps | loss {loss} | ETA {eta_formatted}');
       try {
         const { result } = await runSimulate(model, weights, s, data, {
           mode: o.browser ? 'browser' : 'in-process',
-          browser: { chromiumPath: o.chromium, backends: o.browserBackend ? data.shards.map(() => o.browserBackend) : undefined },
+          browser: { log, chromiumPath: o.chromium, backends: o.browserBackend ? data.shards.map(() => o.browserBackend) : undefined },
         }, { onStep: (done, _t, loss) => bar.update(done, { loss: Number.isFinite(loss) ? loss.toFixed(3) : '–' }) }).finally(() => bar.stop());
         log(`simulate: backend ${backend} (server); clients on ${result.backends.join(', ')}`);
         if (o.json) printResult(result);

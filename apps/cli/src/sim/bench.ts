@@ -5,7 +5,7 @@ import type { E2EScores } from '@splitlora/metrics';
 import type { Weights } from '@splitlora/model';
 import { runCen } from './cen';
 import { adapterParams, messageSizes, modelDownloadBytes, peakTrainingBytes, stepFlops } from './costs';
-import { e2eMetrics, heldoutCurve, type CurvePoint, type E2EOptions } from './evaluate';
+import { e2eMetrics, heldoutCurve, type CurvePoint, type E2EOptions, type HeldoutMemo } from './evaluate';
 import { runFed } from './fed';
 import { modelledTime, modelledTimeAt, timeToTarget, type LatencyParams, type MethodWork, type ModelledTime } from './latency';
 import { runSplitInProcess } from './split-in-process';
@@ -49,6 +49,19 @@ export interface MethodReport {
   speedup: Partial<Record<Method, number | null>>;
   backends: string[];
   meanSeqLen: number;
+  /** Where this method's share of the bench's wall time went, in seconds. */
+  phaseSeconds: PhaseSeconds;
+}
+
+export interface PhaseSeconds {
+  /** Training (the method's own wall time, plus start-up and tear-down). */
+  train: number;
+  /** Held-out loss of every checkpoint (a no-op adapter's is computed once per bench). */
+  heldout: number;
+  /** Beam-search outputs of the final adapter and their E2E metrics. */
+  e2e: number;
+  /** The peak-memory measurement of one training step. */
+  memory: number;
 }
 
 export interface BenchResult {
@@ -68,6 +81,8 @@ export interface BenchOptions {
   targetPerplexity?: number;
   e2e: E2EOptions | null;
   stallMs?: number;
+  /** Score checkpoints on the first this many held-out examples (default: all). */
+  evalLimit?: number;
 }
 
 export interface BenchHooks {
@@ -110,19 +125,32 @@ export async function runBench(model: SimModel, weights: Weights, s: TrainSettin
   const reports: Partial<Record<Method, MethodReport>> = {};
   const losses: Partial<Record<Method, number[][]>> = {};
   let wholeBytes: number | null = null;
+  const memo: HeldoutMemo = {};
+  const heldout = o.evalLimit ? data.heldout.slice(0, o.evalLimit) : data.heldout;
+  const seconds = (t0: number) => (performance.now() - t0) / 1000;
   for (const method of o.methods) {
     const name = METHOD_NAMES[method];
+    let t0 = performance.now();
     const bar = hooks.phase?.(`${name} train`, s.clients * s.steps);
     const run = await train(method, model, weights, s, data, { onStep: (d, _t, loss) => bar?.update(d, loss) }, o.stallMs).finally(() => bar?.stop());
+    const phaseSeconds: PhaseSeconds = { train: seconds(t0), heldout: 0, e2e: 0, memory: 0 };
     const shape = method === 'cen' ? `${run.stepsPerClient} steps on the pooled data` : `${run.clients} clients × ${run.stepsPerClient} steps`;
     log(`${name}: ${shape} in ${run.wallSeconds.toFixed(1)} s, training loss ${mean(run.losses.map((l) => l[0])).toFixed(3)} → ${mean(run.losses.map((l) => l[l.length - 1])).toFixed(3)}`);
+    t0 = performance.now();
     const evalBar = hooks.phase?.(`${name} eval`, run.checkpoints.length);
-    const points = await heldoutCurve(model, weights, s, data.heldout, run.checkpoints, (d) => evalBar?.update(d)).finally(() => evalBar?.stop());
+    const points = await heldoutCurve(model, weights, s, heldout, run.checkpoints, (d) => evalBar?.update(d), memo).finally(() => evalBar?.stop());
+    phaseSeconds.heldout = seconds(t0);
+    log(`${name}: held-out loss of ${run.checkpoints.length} checkpoints × ${heldout.length} examples in ${phaseSeconds.heldout.toFixed(1)} s`);
     let e2e: E2EScores | null = null;
     if (o.e2e) {
-      const e2eBar = hooks.phase?.(`${name} E2E`, Math.min(o.e2e.mrs, new Set(data.heldoutText.map((e) => e.context)).size));
+      t0 = performance.now();
+      const mrs = Math.min(o.e2e.mrs, new Set(data.heldoutText.map((e) => e.context)).size);
+      const e2eBar = hooks.phase?.(`${name} E2E`, mrs);
       e2e = await e2eMetrics(model, weights, s, run.checkpoints[run.checkpoints.length - 1].adapter, data.heldoutText, { ...o.e2e, onProgress: (d) => e2eBar?.update(d) }).finally(() => e2eBar?.stop());
+      phaseSeconds.e2e = seconds(t0);
+      log(`${name}: E2E outputs for ${mrs} MRs (beam ${o.e2e.beams}) and their metrics in ${phaseSeconds.e2e.toFixed(1)} s`);
     }
+    t0 = performance.now();
     const w = work(method, model, s, run.meanSeqLen);
     const modelled = modelledTime(w, o.latency);
     const curve = points.map((p) => ({ ...p, modelledSeconds: modelledTimeAt(w, modelled, p.globalStep) }));
@@ -135,6 +163,7 @@ export async function runBench(model: SimModel, weights: Weights, s: TrainSettin
       if (method === 'fed') peakClient = wholeBytes;
       else peakCentral = wholeBytes;
     }
+    phaseSeconds.memory = seconds(t0);
     const L = config.nLayer;
     const trainable = method === 'split'
       ? { client: adapterParams(config, s.lora, 0, s.cut), server: adapterParams(config, s.lora, s.cut, L) }
@@ -147,6 +176,7 @@ export async function runBench(model: SimModel, weights: Weights, s: TrainSettin
       bytesPerClient: { up: mean(run.bytesUp), down: mean(run.bytesDown) }, modelDownloadBytes: modelDownloadBytes(method, model, s.cut),
       peakClientBytes: peakClient, peakCentralBytes: peakCentral, modelled, modelledSeconds: modelled.totalSeconds, wallSeconds: run.wallSeconds,
       timeToTarget: { modelledSeconds: null, wallSeconds: null }, speedup: {}, backends: run.backends, meanSeqLen: run.meanSeqLen,
+      phaseSeconds,
     };
     losses[method] = run.losses;
   }

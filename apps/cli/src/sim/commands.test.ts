@@ -69,5 +69,23 @@ describe('splitlora bench --json', () => {
     const files = await readdir(out);
     for (const f of ['report.md', 'results.json', 'summary.csv', 'curves.csv', 'loss-vs-steps.svg', 'loss-vs-time.svg', 'bytes.svg', 'client-cost.svg']) expect(files).toContain(f);
     expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('--methods cen,split,fed');
+    // Where the time went, per method: every phase ran and took time.
+    for (const m of ['cen', 'split', 'fed']) {
+      for (const p of ['train', 'heldout', 'e2e', 'memory']) expect(r[m].phaseSeconds[p], `${m} ${p}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('--quick scores fewer held-out examples and checkpoints, and trains the same', async () => {
+    // One client, so that the two runs' server steps see the same batches in the same order.
+    const args = ['--model', modelDir, '--methods', 'split', ...common, '--clients', '1', '--steps', '8', '--examples', '120', '--heldout', '40'];
+    const quick = await lastJson(benchCommand(), [...args, '--out', join(tmp, 'quick'), '--quick']);
+    const full = await lastJson(benchCommand(), [...args, '--out', join(tmp, 'full'), '--no-e2e-eval']);
+    const meta = async (dir: string) => JSON.parse(await readFile(join(tmp, dir, 'results.json'), 'utf8'));
+    expect((await meta('quick')).meta.heldoutExamples).toBe(32);
+    expect((await meta('full')).meta.heldoutExamples).toBeGreaterThan(32); // whole MRs: at least --heldout
+    expect(quick.split.curve).toHaveLength(1 + 4); // the start and every 2nd of 8 rounds
+    expect(full.split.curve).toHaveLength(1 + 8);
+    expect(quick.split.e2e).not.toBeNull();
+    expect((await meta('quick')).losses).toEqual((await meta('full')).losses); // same training, bit for bit
   });
 });

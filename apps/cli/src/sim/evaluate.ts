@@ -19,15 +19,37 @@ function evalModel(model: SimModel, weights: Weights, s: TrainSettings, adapter:
   return new FullModel(model.config, weights, { lora: s.lora, optimizer: { lr: 0, ...SPLITLORA_ADAMW }, adapter });
 }
 
-/** Scores each checkpoint on the held-out examples with one evaluation model (adapters swapped in). */
-export async function heldoutCurve(model: SimModel, weights: Weights, s: TrainSettings, heldout: readonly EncodedExample[], checkpoints: readonly Checkpoint[], onPoint?: (done: number) => void): Promise<CurvePoint[]> {
+/**
+ * True when every lora_B is zero: the adapter adds exactly 0 to every projection, so the model is
+ * the base model whatever lora_A holds (every method's step-0 checkpoint).
+ */
+export function isNoOpAdapter(adapter: TensorRecord): boolean {
+  const bs = Object.entries(adapter).filter(([k]) => k.endsWith('.lora_B'));
+  return bs.length > 0 && bs.every(([, t]) => t.data.every((x) => x === 0));
+}
+
+/** Held-out results that hold for every method on the same data, e.g. the base model's. */
+export interface HeldoutMemo {
+  base?: { meanNll: number; perplexity: number };
+}
+
+/**
+ * Scores each checkpoint on the held-out examples with one evaluation model (adapters swapped in).
+ * A no-op adapter's score (the base model's) is computed once per `memo` and shared.
+ */
+export async function heldoutCurve(model: SimModel, weights: Weights, s: TrainSettings, heldout: readonly EncodedExample[], checkpoints: readonly Checkpoint[], onPoint?: (done: number) => void, memo: HeldoutMemo = {}): Promise<CurvePoint[]> {
   if (heldout.length === 0) throw new Error('no held-out examples to score; raise --heldout or pass --eval-data');
   const m = evalModel(model, weights, s, checkpoints[0].adapter);
   const out: CurvePoint[] = [];
   try {
     for (const c of checkpoints) {
-      m.loadAdapter(c.adapter);
-      const r = await heldoutLoss(m, heldout, { batch: Math.max(s.batch, 8) });
+      const noOp = isNoOpAdapter(c.adapter);
+      let r = noOp ? memo.base : undefined;
+      if (!r) {
+        m.loadAdapter(c.adapter);
+        r = await heldoutLoss(m, heldout, { batch: Math.max(s.batch, 8) });
+        if (noOp) memo.base = { meanNll: r.meanNll, perplexity: r.perplexity };
+      }
       out.push({ globalStep: c.globalStep, round: c.round, wallSeconds: c.wallMs / 1000, heldoutLoss: r.meanNll, perplexity: r.perplexity });
       onPoint?.(out.length);
     }

@@ -31,6 +31,7 @@ function fakeReport(method: Method, losses: number[]): MethodReport {
     e2e: method === 'split' ? { BLEU: 0.5, NIST: 5, METEOR: 0.4, ROUGE_L: 0.6, CIDEr: 1.5 } : null, trainableParams: { client: 10, server: 20 },
     clientFlopsPerStep: 1e9, serverFlopsPerStep: 2e9, bytesPerClient: { up: 5000, down: 4000 }, modelDownloadBytes: 1e6, peakClientBytes: 2 ** 20, peakCentralBytes: null,
     modelled, modelledSeconds: modelled.totalSeconds, wallSeconds: 3, timeToTarget: { modelledSeconds: 1, wallSeconds: 2 }, speedup: {}, backends: ['wasm', 'wasm'], meanSeqLen: 40,
+    phaseSeconds: { train: 3, heldout: 1.5, e2e: 2, memory: 0.25 },
   };
 }
 
@@ -63,6 +64,9 @@ describe('writeBenchReport', () => {
     expect((await readdir(dir)).sort()).toEqual(['bytes.svg', 'client-cost.svg', 'curves.csv', 'loss-vs-steps.svg', 'loss-vs-time.svg', 'report.md', 'results.json', 'summary.csv', 'train-losses.csv']);
     const md = await readFile(path, 'utf8');
     for (const s of ['splitlora bench --steps 4', 'CenLoRA', 'Latency model', '--uplink-mbps', '![held-out loss vs. steps](loss-vs-steps.svg)', 'GPT-2 S and M']) expect(md).toContain(s);
+    // Where the time went: one row per method, its phases and their sum.
+    expect(md).toContain('Where the bench\'s time went');
+    expect(md).toMatch(/^split\s+3\.00 s\s+1\.50 s\s+2\.00 s\s+250\.0 ms\s+6\.75 s$/m);
     expect((await readFile(join(dir, 'curves.csv'), 'utf8')).trim().split('\n')).toHaveLength(1 + 9);
     expect((await readFile(join(dir, 'train-losses.csv'), 'utf8')).trim().split('\n')).toHaveLength(1 + 10);
     expect((await readFile(join(dir, 'summary.csv'), 'utf8')).split('\n')[2]).toMatch(/^split,2\.1,/);

@@ -37,6 +37,7 @@ export function jsonByMethod(r: BenchResult): Record<string, unknown> {
     bytesPerClient: m.bytesPerClient, modelDownloadBytes: m.modelDownloadBytes, peakClientBytes: m.peakClientBytes, peakCentralBytes: m.peakCentralBytes,
     modelledSeconds: m.modelledSeconds, modelledStep: m.modelled, wallSeconds: m.wallSeconds,
     timeToTarget: { targetPerplexity: r.targetPerplexity, ...m.timeToTarget }, speedup: m.speedup, backends: m.backends,
+    phaseSeconds: m.phaseSeconds,
   }]));
 }
 
@@ -112,6 +113,13 @@ function resultTables(r: BenchResult): string {
       secs(m.modelled.aggregationSeconds), secs(m.modelledSeconds), secs(m.wallSeconds), secs(m.timeToTarget.modelledSeconds), secs(m.timeToTarget.wallSeconds),
       ...others.map((o) => (o === m.method ? '–' : f(m.speedup[o] ?? null, 2)))]),
   );
+  const phases = formatTable(
+    ['method', 'training', 'held-out loss', 'E2E outputs + metrics', 'peak memory', 'total'],
+    ms.map((m) => {
+      const p = m.phaseSeconds;
+      return [m.name, secs(p.train), secs(p.heldout), secs(p.e2e), secs(p.memory), secs(p.train + p.heldout + p.e2e + p.memory)];
+    }),
+  );
   return [
     '### Accuracy', '', '```', acc, '```', '',
     'Held-out loss: mean completion-token NLL without label smoothing (packages/evaluation `heldoutLoss`). E2E metrics: beam-search outputs of the final adapter for the held-out MRs, scored by packages/metrics (BLEU and ROUGE-L ×100).', '',
@@ -119,7 +127,9 @@ function resultTables(r: BenchResult): string {
     'Bytes: SplitLoRA is measured on its sockets (WebSocket payloads + frame headers); FedLoRA is the same protocol\'s adapter and aggregate messages; CenLoRA is each client\'s shard uploaded once as JSONL. The model download (float32 weights over HTTP) is apart.',
     'Peak client memory: the largest `tf.memory().numBytes` during one training step of the longest batch, from nothing (frozen weights the device holds, adapter, AdamW state, intermediates), measured with `tf.profile`; backend scratch space (e.g. the wasm heap) is not counted.', '',
     '### Time', '', '```', time, '```', '',
-    `Target held-out perplexity: **${f(r.targetPerplexity, 3)}** (${r.targetSource === 'given' ? 'given with --target-ppl' : 'default: 80% of the way, in held-out loss, from the shared start to the worst of the methods\' best losses, so every method reaches it'}). Time to target interpolates linearly between checkpoints. "× sooner than X" = X's modelled time to target ÷ this method's. For reference, the paper reports SplitLoRA ≈1.7× sooner than FedLoRA and ≈4.7× sooner than CenLoRA on GPT-2 S.`,
+    `Target held-out perplexity: **${f(r.targetPerplexity, 3)}** (${r.targetSource === 'given' ? 'given with --target-ppl' : 'default: 80% of the way, in held-out loss, from the shared start to the worst of the methods\' best losses, so every method reaches it'}). Time to target interpolates linearly between checkpoints. "× sooner than X" = X's modelled time to target ÷ this method's. For reference, the paper reports SplitLoRA ≈1.7× sooner than FedLoRA and ≈4.7× sooner than CenLoRA on GPT-2 S.`, '',
+    '### Where the bench\'s time went', '', '```', phases, '```', '',
+    'Measured wall time of each phase of this bench. Evaluation is not part of any method\'s training time above; `--quick` makes it cheap (fewer held-out examples and checkpoints, greedy E2E outputs for a few MRs).',
   ].join('\n');
 }
 

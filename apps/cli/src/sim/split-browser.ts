@@ -10,6 +10,7 @@ import { clientSeed, SeqLenStats } from './batches';
 import { toJsonl } from './data';
 import { startSplitServer } from './split-server';
 import type { MethodRun, RunHooks, SimData, SimModel, TrainSettings } from './types';
+import { ensureWebBuilt } from './web-build';
 import { wsFrameBytes } from './wire-meter';
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-webgpu'];
@@ -17,8 +18,10 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking',
 export interface BrowserOptions {
   /** Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium). Playwright never downloads one. */
   chromiumPath?: string;
-  /** The built web app (default dist/web). */
+  /** The built web app (default dist/web, built first when missing or older than the sources). */
   webDir?: string;
+  /** Progress lines (the on-demand build of dist/web). */
+  log?: (message: string) => void;
   /** tfjs backend to try first in tab c (the page's ?backend=); absent: the page's own choice. */
   backends?: (string | undefined)[];
   /** Fail when no step happens for this long (default 5 minutes). */
@@ -48,6 +51,7 @@ function tabState(p: Page): Promise<TabState> {
 
 export async function runSplitBrowser(model: SimModel, s: TrainSettings, data: SimData, hooks: RunHooks = {}, opts: BrowserOptions = {}): Promise<MethodRun> {
   const webDir = opts.webDir ?? DEFAULT_WEB_DIR;
+  if (!opts.webDir) await ensureWebBuilt(webDir, opts.log ?? (() => {}));
   if (!existsSync(join(webDir, 'index.html'))) throw new Error(`browser mode serves the volunteer page from ${webDir}, which is not built: run "npm run build:web" first`);
   const chromiumPath = opts.chromiumPath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: install it (apt-get install chromium) or pass --chromium PATH`);

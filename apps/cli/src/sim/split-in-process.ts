@@ -31,7 +31,8 @@ export async function runSplitInProcess(model: SimModel, s: TrainSettings, data:
     const v = new Volunteer({
       socket, examples, backend, userAgent: `splitlora-simulate/${c}`, seed: clientSeed(s.seed, c),
       loadModel: async () => {
-        const m = await downloadClientModel(server.base);
+        // F32, the same base as the other methods: loopback bytes cost nothing, and equal bases keep them comparable.
+        const m = await downloadClientModel(server.base, { dtype: 'F32' });
         return { config: m.config, weights: toWeights(m.weights) }; // the volunteer frees them on stop
       },
       onEvent: (e) => {

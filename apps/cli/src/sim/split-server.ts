@@ -2,6 +2,7 @@
 // Fastify + socket.io + msgpack) on a loopback port, one run with the simulation's settings, and
 // adapter snapshots at each aggregation for the held-out curve.
 import { randomBytes } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
 import type { TensorRecord } from '@splitlora/model';
 import { initLora } from '@splitlora/model';
 import { buildApp, type Run, type RunMetric } from '@splitlora/server';
@@ -32,13 +33,6 @@ export function splitRunSettings(s: TrainSettings): Record<string, unknown> {
   };
 }
 
-/** The server adapter now, read synchronously so that no server step can interleave. */
-function serverAdapter(run: Run): TensorRecord {
-  const out: TensorRecord = {};
-  for (const [k, v] of Object.entries(run.opts.engine.model.vars)) out[k] = { shape: v.shape.slice(), data: v.dataSync() as Float32Array };
-  return out;
-}
-
 export interface SplitServer {
   base: string;
   run: Run;
@@ -50,13 +44,13 @@ export interface SplitServer {
   close(): Promise<void>;
 }
 
-export async function startSplitServer(model: SimModel, s: TrainSettings, opts: { webDir?: string } = {}): Promise<SplitServer> {
+export async function startSplitServer(model: SimModel, s: TrainSettings, opts: { webDir?: string; backend?: string } = {}): Promise<SplitServer> {
   if (s.steps % s.interval !== 0) throw new Error(`--steps ${s.steps} must be a multiple of --interval ${s.interval}`);
-  const { app, manager } = await buildApp({ model, token: randomBytes(12).toString('hex'), webDir: opts.webDir, maxBatch: s.batch, maxSeqLen: s.seqLen });
+  const { app, manager } = await buildApp({ model, token: randomBytes(12).toString('hex'), webDir: opts.webDir, maxBatch: s.batch, maxSeqLen: s.seqLen, backend: opts.backend ?? tf.getBackend() });
   await app.listen({ port: 0, host: '127.0.0.1' }); // loopback is a secure context: browser tabs get navigator.gpu
   const addr = app.server.address();
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  const run = manager.create(splitRunSettings(s));
+  const run = await manager.create(splitRunSettings(s));
   const rounds = s.steps / s.interval;
   const { config } = model;
   let t0 = 0;
@@ -66,10 +60,14 @@ export async function startSplitServer(model: SimModel, s: TrainSettings, opts: 
     lastProgress = Date.now();
     if (m.kind === 'state' && m.state === 'training' && t0 === 0) t0 = performance.now();
   });
+  // The server adapter comes from the compute worker; asked for here, it is taken before any step
+  // of the next round (the engine runs snapshots ahead of queued steps).
+  const snapshots: Promise<void>[] = [];
   run.on('aggregated', (e: { round: number; average: TensorRecord }) => {
     const done = e.round + 1;
     if (done % s.evalEvery === 0 || done === rounds) {
-      checkpoints.push({ globalStep: run.globalStep, round: done, wallMs: performance.now() - t0, adapter: { ...e.average, ...serverAdapter(run) } });
+      const at = { globalStep: run.globalStep, round: done, wallMs: performance.now() - t0 };
+      snapshots.push(run.opts.engine.snapshot().then((snap) => { checkpoints.push({ ...at, adapter: { ...e.average, ...snap.adapter } }); }));
     }
   });
   return {
@@ -87,7 +85,7 @@ export async function startSplitServer(model: SimModel, s: TrainSettings, opts: 
         const done = (e: Error | null) => {
           clearInterval(timer);
           if (e) reject(e);
-          else resolve();
+          else Promise.all(snapshots).then(() => { checkpoints.sort((a, b) => a.round - b.round); resolve(); }, reject);
         };
       }),
     close: async () => {

@@ -79,11 +79,21 @@ function open(id: string, pin: boolean): void {
   void refreshRun();
 }
 
+/** The training worker as /api/health reports it: a failure is shown until the worker is back. */
+function computeText(h: Health): string {
+  const c = h.compute;
+  const failure = c.lastFailure ? `; last failure ${new Date(c.lastFailure.at).toLocaleTimeString()}: ${c.lastFailure.reason}` : '';
+  const restarts = c.restarts > 0 ? `, restarted ${c.restarts}×` : '';
+  const hold = h.runHold ? ` (run paused until it is back)` : '';
+  return `compute ${c.status}${hold}${restarts}${failure}`;
+}
+
 async function refreshLists(): Promise<void> {
   try {
     [health, runs] = await Promise.all([api.health(), api.runs()]);
     byId('h-model').textContent = byId('cfg-model').textContent = health.model;
     byId('h-backend').textContent = health.backend ?? 'default';
+    byId('h-compute').textContent = computeText(health);
     byId('h-store').textContent = health.persistent ? 'history on disk' : 'history in memory only (no --data-dir)';
     byId('h-conn').textContent = 'connected';
     const shown = watcher?.id ?? null;

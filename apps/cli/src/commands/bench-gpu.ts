@@ -1,0 +1,39 @@
+// bench-gpu: the GPU check (gpt2 cases of bench-model and bench-split on webgpu and tensorflow-gpu); see ../bench-gpu.ts.
+import { Command, Option } from 'commander';
+import { DEFAULT_BUDGET_S, GPU_CASES, runGpuBench, runGpuCaseChild } from '../bench-gpu';
+import { intAtLeast } from '../options';
+import { log, printResult } from '../output';
+
+interface BenchGpuOptions {
+  backends: string;
+  quick?: boolean;
+  budget: number;
+  only?: string;
+  case?: string;
+}
+
+/**
+ * `childPrefix`: the arguments (after the node binary) that start this command again, for the
+ * per-case child processes. The CLI's default is this script and the command name; a bundle that
+ * runs the command alone passes its own path only.
+ */
+export function benchGpuCommand(childPrefix: string[] = [process.argv[1], 'bench-gpu']): Command {
+  return new Command('bench-gpu')
+    .description('GPU check: gpt2 training step 8×128, split step by part and server throughput with 1/4/8 clients on webgpu and tensorflow-gpu, each case in a child process with a time budget; prints one JSON')
+    .option('--backends <list>', 'comma-separated backends to measure (one not installed is reported as skipped)', 'webgpu,tensorflow-gpu')
+    .option('--quick', 'tiny shapes (2 layers × 16, vocab 50257): checks the script end to end, e.g. on SwiftShader, in a few minutes')
+    .option('--budget <seconds>', 'seconds for all cases together; each case gets a weighted share of what is left and is killed past it', intAtLeast(30), DEFAULT_BUDGET_S)
+    .option('--only <cases>', `comma-separated subset of ${GPU_CASES.map((c) => c.name).join(',')}`)
+    .addOption(new Option('--case <name>', 'internal: run one case in this process (the child)').hideHelp())
+    .action(async (o: BenchGpuOptions) => {
+      const backends = o.backends.split(',').map((s) => s.trim()).filter(Boolean);
+      if (o.case) {
+        if (backends.length !== 1) throw new Error('bench-gpu --case takes exactly one backend in --backends');
+        printResult(await runGpuCaseChild(o.case, backends[0], o.quick ?? false, log));
+        // Dawn's instance keeps the event loop alive; the parent waits for this process to end.
+        process.exit(0);
+      }
+      const cases = o.only?.split(',').map((s) => s.trim()).filter(Boolean);
+      printResult(await runGpuBench({ backends, quick: o.quick ?? false, budgetS: o.budget, childPrefix, cases, log }));
+    });
+}

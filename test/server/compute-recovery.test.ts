@@ -1,0 +1,132 @@
+// The compute worker fails, and the run loses nothing past its last checkpoint. Run A trains 4
+// rounds straight through. Run B, with the same data, seeds and settings, loses its compute worker
+// twice: killed in the middle of a step in round 2, and its backend aborting (as a wasm abort does)
+// in round 3. Each time the run pauses, the worker restarts, the server part is rebuilt from the
+// last aggregation, the volunteer is rewound to its state of that aggregation, and the round is
+// redone. B must end where A ended, and health must show the interruptions.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
+import { encodeExamples, syntheticE2E } from '@splitlora/data';
+import { toWeights, type TensorRecord } from '@splitlora/model';
+import { msgpackParser, type HealthInfo } from '@splitlora/protocol';
+import { buildApp, decodeCheckpoint, type CheckpointData, type ServerCompute } from '@splitlora/server';
+import { io } from 'socket.io-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
+
+const weights = tinyWeights();
+const examples = encodeExamples(syntheticE2E({ n: 10, seed: 12 }));
+const settings = { interval: 2, rounds: 4, minClients: 1, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 2, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0.1, targets: ['q', 'v'] } };
+const LAST = settings.rounds - 1;
+
+async function start(dataDir: string) {
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, backend: 'wasm', computeFaults: true });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
+}
+
+function volunteer(base: string, onEvent: (e: VolunteerEvent) => void) {
+  const socket = io(base, { parser: msgpackParser, transports: ['websocket'], reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300 });
+  const v = new Volunteer({
+    socket, examples, backend: 'wasm', userAgent: 'vitest', seed: 5, onEvent,
+    loadModel: async () => { const m = await downloadClientModel(base); return { config: m.config, weights: toWeights(m.weights) }; },
+  });
+  v.start();
+  return v;
+}
+
+const readCheckpoint = (dir: string, runId: string, round: number): CheckpointData =>
+  decodeCheckpoint(new Uint8Array(readFileSync(join(dir, 'runs', runId, `checkpoint-${round}.safetensors`))));
+
+function maxDiff(a: TensorRecord, b: TensorRecord): number {
+  expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+  let worst = 0;
+  for (const [k, t] of Object.entries(a)) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b[k].data[i]));
+  return worst;
+}
+
+describe('compute worker failure', () => {
+  const dirs = [mkdtempSync(join(tmpdir(), 'splitlora-compute-a-')), mkdtempSync(join(tmpdir(), 'splitlora-compute-b-'))];
+  afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+  it('is restarted from the last checkpoint and the run ends as the uninterrupted one', async () => {
+    const a = await start(dirs[0]);
+    const va = volunteer(a.base, () => {});
+    const runA = await createRun(a.app, settings);
+    await waitFor(() => a.manager.runs.get(runA)?.state === 'finished', 60_000, 'run A to finish');
+    await a.manager.recorders.get(runA)!.idle();
+    va.stop();
+    await a.app.close();
+    const endA = readCheckpoint(dirs[0], runA, LAST);
+
+    const b = await start(dirs[1]);
+    const errors: string[] = [];
+    // After the first step of round 2 (the volunteer's 5th), the next server step is killed in the
+    // middle (the request is posted, then the thread dies). After the first step of round 3 (its
+    // 8th, counting the redone ones), the next one makes the backend abort.
+    let onStep: (step: number) => void = () => {};
+    const vb = volunteer(b.base, (e) => {
+      if (e.type === 'error') errors.push(e.code);
+      if (e.type === 'step') onStep(e.step);
+    });
+    const runB = await createRun(b.app, settings);
+    const run = b.manager.runs.get(runB)!;
+    const engine = run.opts.engine;
+    const computes: ServerCompute[] = [];
+    onStep = (step) => {
+      const compute = engine.compute;
+      if (step === 2 * settings.interval + 1) {
+        computes.push(compute);
+        const step = compute.step.bind(compute);
+        compute.step = (group) => {
+          const reply = step(group);
+          void b.manager.compute.kill();
+          return reply;
+        };
+      } else if (step === 3 * settings.interval + 2) {
+        computes.push(compute);
+        compute.step = () => b.manager.compute.request({ op: 'fault', kind: 'backend-abort' });
+      }
+    };
+    const health: HealthInfo[] = [];
+    const prober = setInterval(() => { void b.app.inject({ url: '/api/health' }).then((r) => health.push(r.json())); }, 20);
+
+    await waitFor(() => run.state === 'finished', 60_000, 'run B to finish');
+    clearInterval(prober);
+    await b.manager.recorders.get(runB)!.idle();
+    const metrics = (await b.app.inject({ url: `/api/runs/${runB}/metrics?kind=state` })).json().metrics as { state: string; reason?: string; event?: string; round: number }[];
+    vb.stop();
+    await b.app.close();
+    const endB = readCheckpoint(dirs[1], runB, LAST);
+
+    // Health told the truth while it happened, and keeps the record.
+    expect(health.some((h) => !h.ok && (h.compute.status === 'failed' || h.compute.status === 'starting'))).toBe(true);
+    expect(health.some((h) => h.runHold !== null)).toBe(true);
+    const last = health.at(-1)!;
+    expect(last.ok).toBe(true);
+    expect(last.compute.restarts).toBe(2);
+    expect(last.compute.lastFailure?.reason).toMatch(/backend failure: .*Aborted/);
+    // The run said so, and the volunteer was told its step was lost.
+    expect(metrics.filter((m) => m.state === 'paused' && m.reason === 'compute').map((m) => m.round)).toEqual([2, 3]);
+    expect(metrics.filter((m) => m.event === 'compute-restored').map((m) => m.round)).toEqual([2, 3]);
+    expect(errors).toContain('E_COMPUTE');
+
+    // Nothing was lost past the checkpoints: B ends exactly where A ended.
+    expect(endB.state.globalStep).toBe(endA.state.globalStep);
+    expect(endB.state.engine).toEqual(endA.state.engine);
+    expect(endB.optimizer.step).toBe(endA.optimizer.step);
+    const tol = 1e-6;
+    expect(maxDiff(endB.client, endA.client)).toBeLessThan(tol);
+    expect(maxDiff(endB.server, endA.server)).toBeLessThan(tol);
+    expect(maxDiff(endB.optimizer.m, endA.optimizer.m)).toBeLessThan(tol);
+    expect(maxDiff(endB.optimizer.v, endA.optimizer.v)).toBeLessThan(tol);
+    // B really redid work: the first step of rounds 2 and 3 was taken twice, with a new worker each time.
+    expect(vb.stats.step).toBe(endA.state.globalStep + 2);
+    expect(computes).toHaveLength(2);
+    expect(computes[1]).not.toBe(computes[0]);
+    expect(engine.compute).not.toBe(computes[1]);
+  }, 180_000);
+});
