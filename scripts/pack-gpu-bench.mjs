@@ -101,11 +101,17 @@ for (const f of ['index.js', 'package.json', 'LICENSE.md']) copyFileSync(join(da
 // The Vulkan loader, which Dawn needs and the GPU machine may lack: Debian's libvulkan1 (116 kB), from
 // .gl/ if it is there (the device README's folder), else fetched with apt-get download (no install).
 const debs = join(out, 'debs');
-rmSync(debs, { recursive: true, force: true });
-mkdirSync(debs);
-const glDebs = existsSync(join(root, '.gl')) ? readdirSync(join(root, '.gl')).filter((f) => /^libvulkan1_.*_amd64\.deb$/.test(f)) : [];
+const isLoaderDeb = (f) => /^libvulkan1_.*_amd64\.deb$/.test(f);
+const glDebs = existsSync(join(root, '.gl')) ? readdirSync(join(root, '.gl')).filter(isLoaderDeb) : [];
+const haveDeb = existsSync(debs) && readdirSync(debs).some(isLoaderDeb);
+if (glDebs.length > 0 || !haveDeb) {
+  rmSync(debs, { recursive: true, force: true });
+  mkdirSync(debs);
+}
 if (glDebs.length > 0) {
   for (const f of glDebs) copyFileSync(join(root, '.gl', f), join(debs, f));
+} else if (haveDeb) {
+  process.stderr.write('  libvulkan1: up to date\n');
 } else {
   process.stderr.write('  libvulkan1: apt-get download (amd64) …\n');
   const apt = "o='-oAPT::Sandbox::User=root -oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/splitlora-apt-amd64'; mkdir -p /tmp/splitlora-apt-amd64/partial && apt-get $o update -qq && cd \"$1\" && apt-get $o download -qq libvulkan1";
@@ -159,7 +165,11 @@ for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
 done
 # NVIDIA's Vulkan driver manifest sits outside the loader's search path on some GPU machines.
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "\${VK_ICD_FILENAMES:-}\${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ] && ! ls /etc/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json >/dev/null 2>&1; then
+manifests=0
+for f in /etc/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json; do
+  if [ -e "$f" ]; then manifests=1; fi
+done
+if [ -z "\${VK_ICD_FILENAMES:-}\${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ] && [ "$manifests" = 0 ]; then
   export VK_DRIVER_FILES=$nvidia_icd VK_ICD_FILENAMES=$nvidia_icd
   echo "run.sh: using $nvidia_icd" >&2
 fi

@@ -118,8 +118,11 @@ async function chainedMatmulGflops(n: number, chain: number): Promise<number> {
   return (chain * matmulFlops(n, n, n)) / ms / 1e6;
 }
 
-function gpt2Weights(cfg: GPT2Config) {
-  return toWeights(initGpt2Weights(cfg, 0));
+function gpt2Weights(cfg: GPT2Config, log: (s: string) => void) {
+  const t0 = performance.now();
+  const w = toWeights(initGpt2Weights(cfg, 0));
+  log(`bench-gpu: random weights ${cfgText(cfg)} ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return w;
 }
 
 /** Runs one case on the already active backend; returns its JSON-able result. */
@@ -139,7 +142,7 @@ export async function runGpuCase(name: GpuCaseName, quick: boolean, log: (s: str
     };
   }
   if (name === 'split') {
-    const weights = gpt2Weights(s.split.cfg);
+    const weights = gpt2Weights(s.split.cfg, log);
     const lb = await loopback();
     try {
       return { ...(await timeSplit(s.split, weights, lb, 'f32', 1, s.steps)) };
@@ -149,7 +152,7 @@ export async function runGpuCase(name: GpuCaseName, quick: boolean, log: (s: str
     }
   }
   const clients = Number(name.slice('throughput-'.length));
-  const weights = gpt2Weights(s.client.cfg);
+  const weights = gpt2Weights(s.client.cfg, log);
   try {
     const rows = await throughput(s.client, weights, [clients], s.rounds, log);
     return { clients, rounds: s.rounds, rows };
@@ -304,8 +307,9 @@ export async function runGpuBench(o: GpuBenchOptions): Promise<Record<string, un
       o.log(`bench-gpu: ${report.backend} is not available: ${j.error}`);
       continue;
     }
+    const lastLine = out.stderrTail.split('\n').filter((l) => l.trim()).pop();
     const reason = out.status === 'timeout'
-      ? `killed after its ${budgetS} s budget`
+      ? `killed after its ${budgetS} s budget${lastLine ? `; its last log line: ${lastLine.trim()}` : ''}`
       : out.status === 'error'
         ? (j?.error ? `${j.error}${j.stack ? `\n${j.stack}` : ''}` : `child ended (${out.exit}) without a result; its last stderr lines:\n${out.stderrTail}`)
         : undefined;
@@ -378,7 +382,8 @@ function summary(reports: BackendReport[]) {
 }
 
 function summaryTable(reports: BackendReport[]): string {
-  const f = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '-');
+  // Three significant digits below 100 (SwiftShader's rates are fractions of a GFLOP/s).
+  const f = (x: unknown, d: number) => (typeof x === 'number' && Number.isFinite(x) ? (Math.abs(x) >= 100 || x === 0 ? x.toFixed(d) : x.toPrecision(3)) : '-');
   const rows: (string | number)[][] = [];
   for (const r of reports) {
     for (const c of r.cases) {

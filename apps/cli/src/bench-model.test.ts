@@ -33,7 +33,7 @@ describe('bench-model', () => {
     const table = benchTables([r], 10);
     expect(table).toMatch(/^config\s+part\s+layers×d\s+B×T\s+loss rows\s+tokens\/s/);
     expect(table).toContain('head share of time');
-    expect(table).toMatch(/transposed copies\s+weights MiB\s+copies MiB\s+peak tensors MiB\s+wasm heap MiB/);
+    expect(table).toMatch(/transposed copies\s+transient packs\s+weights MiB\s+copies MiB\s+peak tensors MiB\s+wasm heap MiB/);
   });
 
   it('a half-prompt server case: the head FLOPs count the loss rows only, and copies can be switched off', async () => {

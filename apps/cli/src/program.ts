@@ -1,5 +1,6 @@
 // The `splitlora` command line: one commander program, one module per command.
 import { Command } from 'commander';
+import { attackCommand } from './commands/attack';
 import { benchCommand } from './commands/bench';
 import { benchBrowserCommand } from './commands/bench-browser';
 import { benchGpuCommand } from './commands/bench-gpu';
@@ -31,7 +32,8 @@ export function createProgram(): Command {
     .addCommand(metricsCommand())
     .addCommand(evalCommand())
     .addCommand(simulateCommand())
-    .addCommand(benchCommand());
+    .addCommand(benchCommand())
+    .addCommand(attackCommand());
   // Subcommands inherit neither help-after-error nor the output settings; set them on each.
   for (const c of program.commands) c.showHelpAfterError(`(run "splitlora ${c.name()} --help" for usage)`);
   return program;

@@ -23,6 +23,8 @@ export interface BlockOptions {
   cache?: LayerCache[];
   /** Keep a transposed copy of each frozen weight for backward (see resolveTransposedCopies); default true. */
   transposedCopies?: boolean;
+  /** Feed matmuls a fresh copy of each frozen weight (see resolveTransientPacks); default false. */
+  transientPacks?: boolean;
 }
 
 function param(w: Weights, name: string): tf.Tensor {
@@ -131,6 +133,25 @@ export function resolveTransposedCopies(setting: boolean | 'auto' | undefined, f
   return backend === 'wasm' && frozenBytes <= AUTO_COPIES_MAX_BYTES;
 }
 
+/** Frozen parts of at least this size (F32 bytes) use transient packs under 'auto' (a GPT-2 M server: 1.1 GB). */
+export const AUTO_TRANSIENT_PACKS_MIN_BYTES = 768 * 2 ** 20;
+
+/**
+ * Whether a part's matmuls get a fresh copy of each frozen weight. wasm's XNNPACK keeps a packed
+ * copy of every matmul operand for as long as that tensor lives, which doubles the weights for
+ * good; a per-use copy frees it after each use, for one weight copy per matmul. 'auto': on wasm,
+ * without transposed copies, for parts of at least AUTO_TRANSIENT_PACKS_MIN_BYTES.
+ */
+export function resolveTransientPacks(setting: boolean | 'auto' | undefined, frozenBytes: number, transposedCopies: boolean, backend: string = tf.getBackend()): boolean {
+  if (setting === true || setting === false) return setting;
+  return backend === 'wasm' && !transposedCopies && frozenBytes >= AUTO_TRANSIENT_PACKS_MIN_BYTES;
+}
+
+/** W, or with transient packs a fresh copy of it, whose XNNPACK packing is freed with it. */
+export function matmulOperand(W: tf.Tensor2D, transientPacks: boolean): tf.Tensor2D {
+  return transientPacks ? (tf.mul(W, 1) as tf.Tensor2D) : W;
+}
+
 /** dY [N, out] · Wᵀ for a frozen W [in, out], the input gradient of x·W. */
 function timesTransposed(dy: tf.Tensor2D, W: tf.Tensor2D, copies: boolean): tf.Tensor2D {
   if (copies) return tf.matMul(dy, transposeOf(W));
@@ -139,9 +160,9 @@ function timesTransposed(dy: tf.Tensor2D, W: tf.Tensor2D, copies: boolean): tf.T
 }
 
 /** x [N, in] @ W [in, out] + bias with W and bias frozen (one fused kernel; no weight gradient). */
-function frozenLinear(x: tf.Tensor2D, W: tf.Tensor2D, bias: tf.Tensor | null, copies: boolean): tf.Tensor2D {
+function frozenLinear(x: tf.Tensor2D, W: tf.Tensor2D, bias: tf.Tensor | null, copies: boolean, transientPacks: boolean): tf.Tensor2D {
   const f = tf.customGrad((input) => ({
-    value: bias ? tf.fused.matMul({ a: input as tf.Tensor2D, b: W, bias }) : tf.matMul(input as tf.Tensor2D, W),
+    value: bias ? tf.fused.matMul({ a: input as tf.Tensor2D, b: matmulOperand(W, transientPacks), bias }) : tf.matMul(input as tf.Tensor2D, matmulOperand(W, transientPacks)),
     gradFunc: (dy: tf.Tensor) => timesTransposed(dy as tf.Tensor2D, W, copies),
   }));
   return f(x) as tf.Tensor2D;
@@ -164,7 +185,7 @@ export function tiedLogits(x: tf.Tensor2D, wte: tf.Tensor2D, copies: boolean): t
  */
 function linear(w: Weights, i: number, module: string, target: LoraTarget, x: tf.Tensor2D, opts: BlockOptions, site: string): tf.Tensor2D {
   const W = param(w, `h.${i}.${module}.weight`) as tf.Tensor2D;
-  const y = frozenLinear(x, W, param(w, `h.${i}.${module}.bias`), opts.transposedCopies ?? true);
+  const y = frozenLinear(x, W, param(w, `h.${i}.${module}.bias`), opts.transposedCopies ?? true, opts.transientPacks ?? false);
   const delta = opts.lora ? loraDelta(opts.lora, i, target, x, opts.dropout, site) : null;
   return delta ? tf.add(y, delta) : y;
 }
@@ -289,12 +310,12 @@ export function tiedEmbedding(w: Weights): tf.Tensor2D {
 }
 
 /** Final LayerNorm and the LM head tied to wte: [N, d] → logits [N, V] (forward x·wteᵀ, backward dy·wte). */
-export function lmHead(cfg: GPT2Config, w: Weights, h: tf.Tensor2D, transposedCopies = true): tf.Tensor2D {
+export function lmHead(cfg: GPT2Config, w: Weights, h: tf.Tensor2D, transposedCopies = true, transientPacks = false): tf.Tensor2D {
   const x = finalNorm(cfg, w, h);
   const wte = tiedEmbedding(w);
   const f = tf.customGrad((input) => ({
     value: tiedLogits(input as tf.Tensor2D, wte, transposedCopies),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, wte),
+    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, matmulOperand(wte, transientPacks)),
   }));
   return f(x) as tf.Tensor2D;
 }

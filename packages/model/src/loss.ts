@@ -6,7 +6,7 @@
 // no gather gradient (UnsortedSegmentSum, missing on wasm, buggy on WebGPU) and no dense one-hot.
 // The [N, V] logits are the biggest tensors of small models, so every pass over them counts.
 import * as tf from '@tensorflow/tfjs';
-import { tiedLogits } from './gpt2';
+import { matmulOperand, tiedLogits } from './gpt2';
 
 /** Per-row weights for one batch: mask / Σmask (all zeros if the mask is empty). */
 export function maskWeights(mask: Float32Array): Float32Array {
@@ -99,7 +99,7 @@ export function smoothedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, 
  * (row scales a, b, c as in gradScales), so the only [M, V] work in backward is one matmul.
  * `rowSink` receives the weighted per-row losses [M].
  */
-export function tiedHeadLoss(x: tf.Tensor2D, wte: tf.Tensor2D, targets: tf.Tensor1D, w: tf.Tensor1D, smoothing: number, opts: { transposedCopies?: boolean; rowSink?: (weightedRows: tf.Tensor1D) => void } = {}): tf.Scalar {
+export function tiedHeadLoss(x: tf.Tensor2D, wte: tf.Tensor2D, targets: tf.Tensor1D, w: tf.Tensor1D, smoothing: number, opts: { transposedCopies?: boolean; transientPacks?: boolean; rowSink?: (weightedRows: tf.Tensor1D) => void } = {}): tf.Scalar {
   const eps = smoothing;
   const V = wte.shape[0];
   const f = tf.customGrad((input, save) => {
@@ -111,8 +111,9 @@ export function tiedHeadLoss(x: tf.Tensor2D, wte: tf.Tensor2D, targets: tf.Tenso
     if (opts.rowSink) opts.rowSink(tf.keep(weighted.clone()));
     const gradFunc = (dy: tf.Tensor, [pSaved]: tf.Tensor[]) => {
       const { a, b, c } = gradScales(w, dy, eps, V);
-      const softmaxPart = tf.mul(tf.matMul(pSaved as tf.Tensor2D, wte), tf.expandDims(a, 1));
-      const colSum = tf.matMul(tf.ones([1, V]), wte); // [1, d]: Σ_v wte_v, on the operand wte already packed for
+      const wteOperand = matmulOperand(wte, opts.transientPacks ?? false);
+      const softmaxPart = tf.mul(tf.matMul(pSaved as tf.Tensor2D, wteOperand), tf.expandDims(a, 1));
+      const colSum = tf.matMul(tf.ones([1, V]), wteOperand); // [1, d]: Σ_v wte_v, on the operand already packed
       const uniformPart = tf.mul(tf.expandDims(b, 1), colSum);
       const targetPart = tf.mul(tf.gather(wte, targets), tf.expandDims(c, 1));
       return tf.sub(tf.sub(softmaxPart, uniformPart), targetPart);

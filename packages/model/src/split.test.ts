@@ -3,7 +3,7 @@ import { selectNodeBackend } from '@splitlora/backend/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initGpt2Weights } from './checkpoint/init';
 import type { GPT2Config } from './config';
-import { lmHead, resolveTransposedCopies, runBlocks, transposedBytes } from './gpt2';
+import { lmHead, resolveTransientPacks, resolveTransposedCopies, runBlocks, transposedBytes } from './gpt2';
 import { initLora, type LoraConfig } from './lora';
 import { maskWeights } from './loss';
 import { ClientModel, FullModel, ServerModel, disposeWeights, frozenMatmulBytes, toWeights } from './split';
@@ -207,10 +207,11 @@ describe('transposed copies', () => {
     const acts = tf.randomNormal([B, T, cfg.nEmbd], 0, 1, 'float32', 4) as tf.Tensor3D;
     const adapter = sliceRecord(randomAdapter(9), cut, cfg.nLayer);
     const results: { loss: number; gradActs: Float32Array; grads: Float32Array[] }[] = [];
-    for (const transposedCopies of [false, true]) {
+    for (const [transposedCopies, transientPacks] of [[false, false], [true, false], [false, true]]) {
       const weights = toWeights(initGpt2Weights(cfg, 7));
-      const server = new ServerModel(cfg, weights, cut, { lora: loraCfg, optimizer, adapter, transposedCopies });
+      const server = new ServerModel(cfg, weights, cut, { lora: loraCfg, optimizer, adapter, transposedCopies, transientPacks });
       expect(server.transposedCopies).toBe(transposedCopies);
+      expect(server.transientPacks).toBe(transientPacks);
       const r = server.grads(acts, targets, maskWeights(mask), { smoothing: 0.1, dropoutSeed: 5 });
       const copyBytes = transposedBytes(weights);
       if (transposedCopies) expect(copyBytes).toBe(frozenMatmulBytes(cfg, server.range));
@@ -220,9 +221,11 @@ describe('transposed copies', () => {
       server.dispose();
       disposeWeights(weights);
     }
-    expect(Math.abs(results[0].loss - results[1].loss) / results[1].loss).toBeLessThan(1e-5);
-    expect(relErr(results[0].gradActs, results[1].gradActs)).toBeLessThan(1e-5);
-    results[1].grads.forEach((g, j) => expect(relErr(results[0].grads[j], g)).toBeLessThan(1e-5));
+    for (const other of results.slice(1)) {
+      expect(Math.abs(results[0].loss - other.loss) / other.loss).toBeLessThan(1e-5);
+      expect(relErr(results[0].gradActs, other.gradActs)).toBeLessThan(1e-5);
+      other.grads.forEach((g, j) => expect(relErr(results[0].grads[j], g)).toBeLessThan(1e-5));
+    }
     acts.dispose();
   });
 
@@ -237,6 +240,12 @@ describe('transposed copies', () => {
     expect(resolveTransposedCopies('auto', frozenMatmulBytes(mini, { from: 0, to: 8, head: true }), 'wasm')).toBe(true);
     expect(resolveTransposedCopies('auto', 1000, 'webgpu')).toBe(false); // transposeB is native there
     expect(resolveTransposedCopies(true, gpt2Bytes, 'webgpu')).toBe(true);
+    // Transient packs: only where weights are big and there are no copies (a GPT-2 M server), on wasm.
+    const mediumServer = frozenMatmulBytes(medium, { from: 6, to: 24, head: true });
+    expect(resolveTransientPacks('auto', mediumServer, false, 'wasm')).toBe(true);
+    expect(resolveTransientPacks('auto', mediumServer, true, 'wasm')).toBe(false);
+    expect(resolveTransientPacks('auto', gpt2Bytes, false, 'wasm')).toBe(false);
+    expect(resolveTransientPacks('auto', mediumServer, false, 'webgpu')).toBe(false);
     const small = new ServerModel(cfg, toWeights(initGpt2Weights(cfg, 1)), 1, { lora: loraCfg, optimizer, seed: 1 });
     expect(small.transposedCopies).toBe(true); // wasm, tiny
     disposeWeights(small.weights);

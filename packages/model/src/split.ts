@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { AdamW, type AdamWConfig } from './adamw';
 import type { GPT2Config } from './config';
-import { embed, finalNorm, gatherRows, lmHead, releaseTransposed, resolveTransposedCopies, runBlocks, runBlocksNoGrad, tiedEmbedding, type LayerCache, type Weights } from './gpt2';
+import { embed, finalNorm, gatherRows, lmHead, releaseTransposed, resolveTransientPacks, resolveTransposedCopies, runBlocks, runBlocksNoGrad, tiedEmbedding, type LayerCache, type Weights } from './gpt2';
 import { initLora, loraShapes, type Lora, type LoraConfig, type LoraDropout } from './lora';
 import { activeRows, maskWeights, tiedHeadLoss, tiedHeadNll } from './loss';
 import type { TensorRecord } from './tensor-record';
@@ -41,6 +41,8 @@ export interface SubModelOptions {
    * that, and the loss is a sum over rows, so the result is the same.
    */
   microBatch?: number | 'auto';
+  /** Feed matmuls fresh copies of the frozen weights, so wasm frees their packed copies (see resolveTransientPacks). */
+  transientPacks?: boolean | 'auto';
 }
 
 /**
@@ -107,10 +109,13 @@ export class SubModel {
   readonly optimizer: AdamW;
   /** Whether this part keeps transposed copies of its frozen weights (resolved from the option). */
   readonly transposedCopies: boolean;
+  /** Whether matmuls get fresh weight copies (resolved from the option). */
+  readonly transientPacks: boolean;
   private readonly microBatch: number | 'auto';
 
   constructor(readonly config: GPT2Config, readonly weights: Weights, readonly range: Range, readonly loraConfig: LoraConfig, opts: Omit<SubModelOptions, 'lora'>) {
     this.transposedCopies = resolveTransposedCopies(opts.transposedCopies, frozenMatmulBytes(config, range));
+    this.transientPacks = resolveTransientPacks(opts.transientPacks, frozenMatmulBytes(config, range), this.transposedCopies);
     const mb = opts.microBatch ?? 'auto';
     if (mb !== 'auto' && !(Number.isInteger(mb) && mb >= 1)) throw new Error(`model: microBatch must be a positive integer or 'auto', got ${mb}`);
     this.microBatch = mb;
@@ -157,13 +162,13 @@ export class SubModel {
   /** Hidden states after this part's blocks: [B·T, d]. `input` is ids [B, T] or activations [B·T, d]. */
   protected hidden(input: tf.Tensor, B: number, T: number, lora: Lora, dropout: LoraDropout | null, cache?: LayerCache[], pastLen = 0): tf.Tensor2D {
     const x = this.range.embeds ? embed(this.config, this.weights, input as tf.Tensor2D, pastLen) : (input as tf.Tensor2D);
-    return runBlocks(this.config, this.weights, x, B, T, this.range.from, this.range.to, { lora, dropout, cache, transposedCopies: this.transposedCopies });
+    return runBlocks(this.config, this.weights, x, B, T, this.range.from, this.range.to, { lora, dropout, cache, transposedCopies: this.transposedCopies, transientPacks: this.transientPacks });
   }
 
   /** hidden() outside any tape: frees each block's intermediates as it goes. */
   protected hiddenNoGrad(input: tf.Tensor, B: number, T: number, dropout: LoraDropout | null, cache?: LayerCache[], pastLen = 0): tf.Tensor2D {
     const x = this.range.embeds ? embed(this.config, this.weights, input as tf.Tensor2D, pastLen) : (input as tf.Tensor2D);
-    return runBlocksNoGrad(this.config, this.weights, x, B, T, this.range.from, this.range.to, { lora: this.lora(), dropout, cache, transposedCopies: this.transposedCopies });
+    return runBlocksNoGrad(this.config, this.weights, x, B, T, this.range.from, this.range.to, { lora: this.lora(), dropout, cache, transposedCopies: this.transposedCopies, transientPacks: this.transientPacks });
   }
 
   /** ln_f, the tied head and the smoothed loss on the selected rows of h [N, d]. `rowSink` gets [N] per-row weighted losses. */
@@ -175,7 +180,7 @@ export class SubModel {
       weighted.dispose();
     });
     const x = finalNorm(this.config, this.weights, rows.index ? gatherRows(h, rows.index) : h);
-    return tiedHeadLoss(x, tiedEmbedding(this.weights), rows.targets, rows.weights, smoothing, { transposedCopies: this.transposedCopies, rowSink: sink });
+    return tiedHeadLoss(x, tiedEmbedding(this.weights), rows.targets, rows.weights, smoothing, { transposedCopies: this.transposedCopies, transientPacks: this.transientPacks, rowSink: sink });
   }
 
   /** Σ −log p[target]·mask and Σ mask over the masked rows of h [N, d] (no smoothing). */

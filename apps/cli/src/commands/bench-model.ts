@@ -55,6 +55,8 @@ export interface BenchResult {
   /** 'full' (FullModel) or 'server@k' (ServerModel from cut k). */
   part: string;
   transposedCopies: boolean;
+  /** Whether matmuls got fresh weight copies, so XNNPACK's packed copies did not persist. */
+  transientPacks: boolean;
   /** Median milliseconds of one step (forward, backward, AdamW on the LoRA weights). */
   stepMs: number;
   tokensPerSec: number;
@@ -176,7 +178,7 @@ export async function benchConfig(c: BenchConfig, warmup: number, steps: number,
   const targets = tf.tensor1d(Int32Array.from(rows, (j) => b.targets[j]), 'int32');
   const w = tf.tensor1d(Float32Array.from(rows, (j) => rowWeights[j]));
   const copies = model.transposedCopies;
-  const headGrad = tf.grads((x: tf.Tensor) => tiedHeadLoss(finalNorm(cfg, weights, gatherRows(x as tf.Tensor2D, index)), tiedEmbedding(weights), targets, w, 0.1, { transposedCopies: copies }));
+  const headGrad = tf.grads((x: tf.Tensor) => tiedHeadLoss(finalNorm(cfg, weights, gatherRows(x as tf.Tensor2D, index)), tiedEmbedding(weights), targets, w, 0.1, { transposedCopies: copies, transientPacks: model.transientPacks }));
   try {
     // The first step, profiled for its peak memory, doubles as a warm-up.
     const profile = await tf.profile(step);
@@ -200,7 +202,7 @@ export async function benchConfig(c: BenchConfig, warmup: number, steps: number,
     const achievedGflops = flops.total / stepMs / 1e6;
     return {
       name: c.name, layers: blocks, embd: cfg.nEmbd, heads: cfg.nHead, vocab: cfg.vocabSize, batch: B, seqLen: T, lossRows: rows.length,
-      part: c.serverCut !== undefined ? `server@${c.serverCut}` : 'full', transposedCopies: copies,
+      part: c.serverCut !== undefined ? `server@${c.serverCut}` : 'full', transposedCopies: copies, transientPacks: model.transientPacks,
       stepMs, tokensPerSec: N / (stepMs / 1000), msPerToken: stepMs / N, forwardMs, headMs,
       headTimeShare: headMs / stepMs, stepGflop: flops.total / 1e9, headFlopShare: flops.head / flops.total,
       achievedGflops, matmulRatio: achievedGflops / matmulRate,
@@ -229,8 +231,8 @@ export function benchTables(results: BenchResult[], matmulRate: number): string 
     results.map((r) => [r.name, f(r.stepMs, 0), f(r.forwardMs, 0), f(r.headMs, 0), pct(r.headTimeShare), pct(r.headFlopShare), f(Math.max(0, r.stepMs - r.headMs), 0)]),
   );
   const memory = formatTable(
-    ['config', 'transposed copies', 'weights MiB', 'copies MiB', 'peak tensors MiB', 'wasm heap MiB'],
-    results.map((r) => [r.name, r.transposedCopies ? 'on' : 'off', mib(r.weightBytes), mib(r.copyBytes), mib(r.peakBytes), mib(r.wasmHeapBytes)]),
+    ['config', 'transposed copies', 'transient packs', 'weights MiB', 'copies MiB', 'peak tensors MiB', 'wasm heap MiB'],
+    results.map((r) => [r.name, r.transposedCopies ? 'on' : 'off', r.transientPacks ? 'on' : 'off', mib(r.weightBytes), mib(r.copyBytes), mib(r.peakBytes), mib(r.wasmHeapBytes)]),
   );
   return `${speed}\n\n${where}\n\n${memory}`;
 }

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs';
+import { selectNodeBackend } from '@splitlora/backend/node';
+import { encodeExamples, syntheticE2E } from '@splitlora/data';
+import { DEFAULT_LORA, initGpt2Weights, initLora, toWeights, type GPT2Config, type TensorRecord } from '@splitlora/model';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { activationInversion, type AttackOptions, type AttackResult, type RowAttack } from './attack';
+import { addGaussianNoise, applyDefence, clipRows } from './defences';
+
+// GPT-2's own init (wte std 0.02) at a tiny width, with the real vocabulary: chance is 1/50257.
+const cfg: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 3, nHead: 2, layerNormEps: 1e-5 };
+const examples = encodeExamples(syntheticE2E({ n: 3, seed: 0 }));
+let weights: ReturnType<typeof toWeights>;
+
+function attack(extra: Partial<AttackOptions>, sink?: (r: RowAttack) => void): Promise<AttackResult> {
+  return activationInversion(examples, { config: cfg, weights, cut: 1, lora: DEFAULT_LORA, seqLen: 32, maxCandidates: 512, ...extra }, sink);
+}
+
+function expectConsistent(r: AttackResult): void {
+  expect(r.examples).toBe(examples.length);
+  expect(r.tokens).toBeGreaterThan(0);
+  expect(r.recovered).toBeLessThanOrEqual(r.tokens);
+  expect(r.completionTokens).toBeLessThan(r.tokens);
+  expect(r.completionRecovered).toBeLessThanOrEqual(Math.min(r.completionTokens, r.recovered));
+  expect(r.recoveryRate).toBeCloseTo(r.recovered / r.tokens, 12);
+  expect(r.completionRecoveryRate).toBeCloseTo(r.completionRecovered / r.completionTokens, 12);
+  expect(r.secondsPerExample).toBeGreaterThan(0);
+}
+
+beforeAll(async () => {
+  await selectNodeBackend('wasm', () => {});
+  weights = toWeights(initGpt2Weights(cfg, 1));
+});
+
+describe('activation inversion on a tiny random GPT-2', () => {
+  it('recovers ≥ 95 % of the tokens at cuts 1 and 2 with no defence, on every wire format', async () => {
+    const rows: RowAttack[] = [];
+    for (const [cut, wire] of [[1, 'f32'], [2, 'f32'], [2, 'f16'], [2, 'int8']] as const) {
+      const r = await attack({ cut, wire }, (row) => rows.push(row));
+      expectConsistent(r);
+      expect(r.cut).toBe(cut);
+      expect(r.wire).toBe(wire);
+      expect(r.noise).toBe(0);
+      expect(r.clip).toBeNull();
+      expect(r.recoveryRate, `cut ${cut} ${wire}`).toBeGreaterThanOrEqual(0.95);
+      expect(r.completionRecoveryRate, `cut ${cut} ${wire}`).toBeGreaterThanOrEqual(0.95);
+    }
+    // The sink sees every attacked position: the counts above are over these rows.
+    const first = rows.slice(0, examples.length);
+    const tokens = first.reduce((s, x) => s + x.truth.length, 0);
+    expect(first.every((x) => x.guess.length === x.truth.length)).toBe(true);
+    expect(first.map((x) => x.truth.slice(0, x.completionFrom))).toEqual(examples.map((e) => e.context.slice(0, Math.min(e.context.length, 32))));
+    expect(tokens).toBe(examples.reduce((s, e) => s + Math.min(e.context.length + e.completion.length - 1, 32), 0));
+  });
+
+  it('clipping alone does not hide the text from an attacker who knows the clip', async () => {
+    const clean = await attack({ wire: 'f32' });
+    const clip = 0.5 * clean.activationRms * Math.sqrt(cfg.nEmbd); // half the typical row norm: most rows are clipped
+    const r = await attack({ wire: 'f32', actClip: clip });
+    expectConsistent(r);
+    expect(r.clip).toBe(clip);
+    expect(r.recoveryRate).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('strong noise (σ = 3 × the activation RMS) drives recovery from ≥ 95 % to ≤ 5 %', async () => {
+    const clean = await attack({ wire: 'f32' });
+    const sigma = 3 * clean.activationRms;
+    const noisy = await attack({ wire: 'f32', actNoise: sigma, maxCandidates: 64 });
+    expectConsistent(noisy);
+    expect(noisy.noise).toBe(sigma);
+    expect(clean.recoveryRate).toBeGreaterThanOrEqual(0.95);
+    expect(noisy.recoveryRate).toBeLessThanOrEqual(0.05);
+    expect(noisy.candidatesPerToken).toBe(64); // under noise every shortlisted candidate is scored
+  });
+
+  it('a trained client adapter with dropout: recovered when the attacker knows the average', async () => {
+    const lora = { ...DEFAULT_LORA, dropout: 0.1 };
+    const trained: TensorRecord = initLora(cfg, lora, 0, cfg.nLayer, 3);
+    for (const [k, t] of Object.entries(trained)) if (k.endsWith('lora_B')) t.data = t.data.map((_, j) => Math.sin(3 * j + 1) * 0.05);
+    const known = await attack({ cut: 2, wire: 'f32', lora, clientAdapter: trained, attackerAdapter: trained });
+    expectConsistent(known);
+    // The volunteer's dropout moves its rows off the attacker's (no-dropout) ones; nearest still wins.
+    expect(known.recoveryRate).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('rejects a bad cut, defence or wire format with a clear message', async () => {
+    await expect(attack({ cut: 3 })).rejects.toThrow('cut must be an integer in 1..2');
+    await expect(attack({ actNoise: -1 })).rejects.toThrow('actNoise must be a number >= 0');
+    await expect(attack({ actClip: 0 })).rejects.toThrow('actClip must be a number > 0');
+    await expect(attack({ wire: 'f8' as never })).rejects.toThrow('unknown wire format "f8"');
+  });
+
+  it('frees its tensors', async () => {
+    await attack({ wire: 'f32' }); // warm-up: kernels and transposed copies made once
+    const before = tf.memory().numTensors;
+    await attack({ cut: 2, actNoise: 0.01, actClip: 1, maxCandidates: 32 });
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('defences', () => {
+  it('clipRows scales long rows to norm C and leaves short ones alone', () => {
+    const data = Float32Array.of(3, 4, 0.3, 0.4); // norms 5 and 0.5
+    clipRows(data, 2, 1);
+    expect(Array.from(data).map((v) => +v.toFixed(6))).toEqual([0.6, 0.8, 0.3, 0.4]);
+  });
+
+  it('addGaussianNoise has the asked std, is seeded, and applyDefence clips before noising', () => {
+    const a = addGaussianNoise(new Float32Array(20000), 0.5, 7);
+    const b = addGaussianNoise(new Float32Array(20000), 0.5, 7);
+    const c = addGaussianNoise(new Float32Array(20000), 0.5, 8);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    const std = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+    expect(Math.abs(mean)).toBeLessThan(0.02);
+    expect(std).toBeGreaterThan(0.49);
+    expect(std).toBeLessThan(0.51);
+    const row = applyDefence(Float32Array.of(30, 40), 2, { actClip: 5 }, 0);
+    expect(Array.from(row)).toEqual([3, 4]);
+  });
+});
