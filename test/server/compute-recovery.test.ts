@@ -4,16 +4,14 @@
 // in round 3. Each time the run pauses, the worker restarts, the server part is rebuilt from the
 // last aggregation, the volunteer is rewound to its state of that aggregation, and the round is
 // redone. B must end where A ended, and health must show the interruptions.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
 import { encodeExamples, syntheticE2E } from '@splitlora/data';
-import { toWeights, type TensorRecord } from '@splitlora/model';
-import { msgpackParser, type HealthInfo } from '@splitlora/protocol';
-import { buildApp, decodeCheckpoint, type CheckpointData, type ServerCompute } from '@splitlora/server';
-import { io } from 'socket.io-client';
+import type { HealthInfo } from '@splitlora/protocol';
+import { buildApp, type ServerCompute } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
+import { maxDiff, readCheckpoint, reconnectingVolunteer } from '../support/exact-run';
 import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
 
 const weights = tinyWeights();
@@ -28,25 +26,8 @@ async function start(dataDir: string) {
   return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
 }
 
-function volunteer(base: string, onEvent: (e: VolunteerEvent) => void) {
-  const socket = io(base, { parser: msgpackParser, transports: ['websocket'], reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300 });
-  const v = new Volunteer({
-    socket, examples, backend: 'wasm', userAgent: 'vitest', seed: 5, onEvent,
-    loadModel: async () => { const m = await downloadClientModel(base); return { config: m.config, weights: toWeights(m.weights) }; },
-  });
-  v.start();
-  return v;
-}
 
-const readCheckpoint = (dir: string, runId: string, round: number): CheckpointData =>
-  decodeCheckpoint(new Uint8Array(readFileSync(join(dir, 'runs', runId, `checkpoint-${round}.safetensors`))));
 
-function maxDiff(a: TensorRecord, b: TensorRecord): number {
-  expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
-  let worst = 0;
-  for (const [k, t] of Object.entries(a)) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b[k].data[i]));
-  return worst;
-}
 
 describe('compute worker failure', () => {
   const dirs = [mkdtempSync(join(tmpdir(), 'splitlora-compute-a-')), mkdtempSync(join(tmpdir(), 'splitlora-compute-b-'))];
@@ -54,7 +35,7 @@ describe('compute worker failure', () => {
 
   it('is restarted from the last checkpoint and the run ends as the uninterrupted one', async () => {
     const a = await start(dirs[0]);
-    const va = volunteer(a.base, () => {});
+    const va = reconnectingVolunteer(a.base, examples, () => {});
     const runA = await createRun(a.app, settings);
     await waitFor(() => a.manager.runs.get(runA)?.state === 'finished', 60_000, 'run A to finish');
     await a.manager.recorders.get(runA)!.idle();
@@ -68,7 +49,7 @@ describe('compute worker failure', () => {
     // middle (the request is posted, then the thread dies). After the first step of round 3 (its
     // 8th, counting the redone ones), the next one makes the backend abort.
     let onStep: (step: number) => void = () => {};
-    const vb = volunteer(b.base, (e) => {
+    const vb = reconnectingVolunteer(b.base, examples, (e) => {
       if (e.type === 'error') errors.push(e.code);
       if (e.type === 'step') onStep(e.step);
     });

@@ -4,17 +4,15 @@
 // volunteer reconnects by itself and receives its own AdamW moments, data-order cursor and step
 // count from the checkpoint of round 1. From there B must reproduce A: the checkpoint after the
 // last round holds the same client average, server adapter, server and client optimizer states.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
 import { encodeExamples, syntheticE2E } from '@splitlora/data';
-import { toWeights, type TensorRecord } from '@splitlora/model';
-import { msgpackParser, type ClientState } from '@splitlora/protocol';
-import { buildApp, decodeCheckpoint, type CheckpointData } from '@splitlora/server';
-import { io } from 'socket.io-client';
+import type { ClientState } from '@splitlora/protocol';
+import { buildApp, type CheckpointData } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
+import { maxDiff, readCheckpoint, reconnectingVolunteer } from '../support/exact-run';
 import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
 
 const weights = tinyWeights();
@@ -32,27 +30,8 @@ async function start(dataDir: string, port = 0) {
   return { app, manager, port: p, base: `http://127.0.0.1:${p}` };
 }
 
-/** A volunteer whose socket reconnects by itself, as the browser page's does. */
-function volunteer(base: string, onEvent: (e: VolunteerEvent) => void) {
-  const socket = io(base, { parser: msgpackParser, transports: ['websocket'], reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300 });
-  const v = new Volunteer({
-    socket, examples, backend: 'wasm', userAgent: 'vitest', seed: 5, onEvent,
-    loadModel: async () => { const m = await downloadClientModel(base); return { config: m.config, weights: toWeights(m.weights) }; },
-  });
-  v.start();
-  return v;
-}
 
-function readCheckpoint(dataDir: string, runId: string, round: number): CheckpointData {
-  return decodeCheckpoint(new Uint8Array(readFileSync(join(dataDir, 'runs', runId, `checkpoint-${round}.safetensors`))));
-}
 
-function maxDiff(a: TensorRecord, b: TensorRecord, what: string): number {
-  expect(Object.keys(a).sort(), what).toEqual(Object.keys(b).sort());
-  let worst = 0;
-  for (const [k, t] of Object.entries(a)) for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - b[k].data[i]));
-  return worst;
-}
 
 function onlyState(ck: CheckpointData): ClientState {
   const states = Object.values(ck.clientStates);
@@ -69,7 +48,7 @@ describe('resume after a crash', () => {
   it('continues exactly as the uninterrupted run, client state included', async () => {
     // A: straight through.
     const a = await start(dirs[0]);
-    const va = volunteer(a.base, () => {});
+    const va = reconnectingVolunteer(a.base, examples, () => {});
     const runA = await createRun(a.app, settings);
     await waitFor(() => a.manager.runs.get(runA)?.state === 'finished', 60_000, 'run A to finish');
     await a.manager.recorders.get(runA)!.idle();
@@ -82,7 +61,7 @@ describe('resume after a crash', () => {
     let b = await start(dirs[1]);
     const restored: ClientState[] = [];
     let hang = () => {};
-    const vb = volunteer(b.base, (e) => {
+    const vb = reconnectingVolunteer(b.base, examples, (e) => {
       if (e.type === 'step' && e.step === 2 * settings.interval + 1) hang();
       if (e.type === 'restored') restored.push(e.state);
     });
