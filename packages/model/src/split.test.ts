@@ -229,13 +229,14 @@ describe('transposed copies', () => {
     acts.dispose();
   });
 
-  it("'auto' keeps them on wasm for small models only, not for GPT-2 S or a GPT-2 M server", () => {
+  it("'auto' keeps them on wasm for small models and a GPT-2 S server, not for the whole GPT-2 S or GPT-2 M", () => {
     const gpt2 = { ...cfg, vocabSize: 50257, nEmbd: 768, nLayer: 12, nHead: 12 };
     const medium = { ...cfg, vocabSize: 50257, nEmbd: 1024, nLayer: 24, nHead: 16 };
     const mini = { ...cfg, vocabSize: 50257, nEmbd: 256, nLayer: 8, nHead: 8 };
     const gpt2Bytes = frozenMatmulBytes(gpt2, { from: 0, to: 12, head: true });
     expect(gpt2Bytes).toBe(4 * (12 * 12 * 768 * 768 + 50257 * 768));
     expect(resolveTransposedCopies('auto', gpt2Bytes, 'wasm')).toBe(false);
+    expect(resolveTransposedCopies('auto', frozenMatmulBytes(gpt2, { from: 3, to: 12, head: true }), 'wasm')).toBe(true);
     expect(resolveTransposedCopies('auto', frozenMatmulBytes(medium, { from: 6, to: 24, head: true }), 'wasm')).toBe(false);
     expect(resolveTransposedCopies('auto', frozenMatmulBytes(mini, { from: 0, to: 8, head: true }), 'wasm')).toBe(true);
     expect(resolveTransposedCopies('auto', 1000, 'webgpu')).toBe(false); // transposeB is native there

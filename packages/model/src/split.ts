@@ -31,7 +31,7 @@ export interface SubModelOptions {
   /**
    * Keep a transposed copy of each frozen weight for backward: faster on wasm, twice the weight
    * memory. 'auto' (default) keeps them on wasm while this part's frozen weights fit in
-   * AUTO_COPIES_MAX_BYTES (nano to mini: yes; GPT-2 S and M: no).
+   * AUTO_COPIES_MAX_BYTES (small presets and a GPT-2 S server: yes; the whole GPT-2 S and GPT-2 M: no).
    */
   transposedCopies?: boolean | 'auto';
   /**
