@@ -117,6 +117,8 @@ export class Volunteer {
   private excluded = false;
   private looping = false;
   private kickedWhileLooping = false;
+  /** One retry of a refused identity per connection (see the E_AUTH handler). */
+  private identityRetried = false;
   private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
   private batches: BatchIterator;
   private readonly fingerprint: string;
@@ -195,8 +197,16 @@ export class Volunteer {
       this.emit({ type: 'log', message: `left out of round ${m.round}: ${m.reason}` });
     });
     on('error', (m) => {
+      if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null && !this.identityRetried) {
+        // A reloaded page can say hello before the server has seen its old connection close: ask
+        // once more before giving the identity up (an error path, so a timer is fine here).
+        this.identityRetried = true;
+        this.emit({ type: 'log', message: `identity refused (${m.message}); asking again in 1 s` });
+        setTimeout(() => this.hello(), 1000);
+        return;
+      }
       if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null) {
-        // Our identity was refused (e.g. a duplicated tab holds it): come in as a new client.
+        // Refused twice: another tab holds it (a duplicated tab copies sessionStorage): come in as a new client.
         this.emit({ type: 'log', message: `joining as a new volunteer: ${m.message}` });
         this.stats.clientId = null;
         this.resumeToken = null;
@@ -208,7 +218,10 @@ export class Volunteer {
       // A compute failure refuses no batch: the server restarts the round and this step is redone.
       this.pending?.reject(m.code === 'E_COMPUTE' ? new Error(`${m.code}: ${m.message}`) : new StepRefused(`${m.code}: ${m.message}`));
     });
-    s.on('connect', () => this.hello());
+    s.on('connect', () => {
+      this.identityRetried = false;
+      this.hello();
+    });
     s.on('disconnect', () => {
       this.pending?.reject(new Error('disconnected'));
       this.setStatus('connecting');
