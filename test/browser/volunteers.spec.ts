@@ -168,7 +168,7 @@ test('three volunteer tabs train, aggregate twice to the example-weighted mean, 
 
 test('a picked file is parsed in the page, and a bad line is named clearly', async ({ page }) => {
   await page.goto(base);
-  await expect(page.locator('#privacy')).toContainText('Your text itself is never sent');
+  await expect(page.locator('#privacy')).toContainText('recovered every token of the input');
   await expect(page.locator('#s-backend')).not.toHaveText('checking…', { timeout: 60_000 });
   await expect(page.locator('#join')).toBeDisabled();
 

@@ -5,6 +5,7 @@ import { DEFAULT_LORA, initGpt2Weights, initLora, toWeights, type GPT2Config, ty
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationInversion, type AttackOptions, type AttackResult, type RowAttack } from './attack';
 import { addGaussianNoise, applyDefence, clipRows } from './defences';
+import { solveSpd } from './probe';
 
 // GPT-2's own init (wte std 0.02) at a tiny width, with the real vocabulary: chance is 1/50257.
 const cfg: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 3, nHead: 2, layerNormEps: 1e-5 };
@@ -76,10 +77,18 @@ describe('activation inversion on a tiny random GPT-2', () => {
     const lora = { ...DEFAULT_LORA, dropout: 0.1 };
     const trained: TensorRecord = initLora(cfg, lora, 0, cfg.nLayer, 3);
     for (const [k, t] of Object.entries(trained)) if (k.endsWith('lora_B')) t.data = t.data.map((_, j) => Math.sin(3 * j + 1) * 0.05);
-    const known = await attack({ cut: 2, wire: 'f32', lora, clientAdapter: trained, attackerAdapter: trained });
+    const known = await attack({ cut: 2, wire: 'f32', lora, clientAdapter: trained, attackerAdapter: trained, maxCandidates: 128 });
     expectConsistent(known);
     // The volunteer's dropout moves its rows off the attacker's (no-dropout) ones; nearest still wins.
     expect(known.recoveryRate).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('both shortlists lead to the text; the probe ranks the true token first as often or more', async () => {
+    const probe = await attack({ cut: 2, wire: 'f32', shortlist: 'probe' });
+    const embedding = await attack({ cut: 2, wire: 'f32', shortlist: 'embedding' });
+    expect(probe.recoveryRate).toBeGreaterThanOrEqual(0.95);
+    expect(embedding.recoveryRate).toBeGreaterThanOrEqual(0.95);
+    expect(probe.candidatesPerToken).toBeLessThanOrEqual(embedding.candidatesPerToken);
   });
 
   it('rejects a bad cut, defence or wire format with a clear message', async () => {
@@ -94,6 +103,27 @@ describe('activation inversion on a tiny random GPT-2', () => {
     const before = tf.memory().numTensors;
     await attack({ cut: 2, actNoise: 0.01, actClip: 1, maxCandidates: 32 });
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('solveSpd', () => {
+  it('solves a symmetric positive definite system for several right-hand sides', () => {
+    // A = M·Mᵀ + I, X known, B = A·X
+    const n = 5;
+    const m = 3;
+    const M = Array.from({ length: n * n }, (_, i) => Math.sin(i + 1));
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = i === j ? 1 : 0;
+      for (let k = 0; k < n; k++) s += M[i * n + k] * M[j * n + k];
+      A[i * n + j] = s;
+    }
+    const X = Array.from({ length: n * m }, (_, i) => Math.cos(3 * i));
+    const B = new Float64Array(n * m);
+    for (let i = 0; i < n; i++) for (let c = 0; c < m; c++) for (let k = 0; k < n; k++) B[i * m + c] += A[i * n + k] * X[k * m + c];
+    const got = solveSpd(Float64Array.from(A), B, n, m);
+    got.forEach((v, i) => expect(v).toBeCloseTo(X[i], 9));
+    expect(() => solveSpd(Float64Array.of(-1), Float64Array.of(1), 1, 1)).toThrow('not positive definite');
   });
 });
 

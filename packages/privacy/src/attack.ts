@@ -8,9 +8,10 @@
 // Causal attention makes row t depend on tokens ≤ t only, so it recovers the ids greedily, left to
 // right: for position t it runs many candidate tokens at once behind the already-recovered prefix
 // (its KV cache tiled per candidate), and keeps the candidate whose row lies nearest the observed
-// one. Candidates are tried in the order of a cheap shortlist (the distance of the observed row to
-// each token's embedding plus position, the first block's input). Without noise the search stops as
-// soon as a candidate explains the row to within the wire's rounding; with noise it scores them all.
+// one. Candidates are tried in the order of a cheap shortlist: the distance of each token's block-0
+// input wte[v] + wpe[t] to a linear probe's estimate of it from the observed row (probe.ts).
+// Without noise the search stops as soon as a candidate explains the row to within the wire's
+// rounding; with noise it scores them all.
 import * as tf from '@tensorflow/tfjs';
 import { stepDropoutSeed } from '@splitlora/client';
 import { makeBatch, type EncodedExample } from '@splitlora/data';
@@ -20,6 +21,7 @@ import {
 } from '@splitlora/model';
 import { decodeTensor, encodeTensor, WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
 import { applyDefence, checkDefence, type ActivationDefence } from './defences';
+import { applyProbe, fitProbe, type Probe } from './probe';
 
 export interface AttackOptions extends ActivationDefence {
   config: GPT2Config;
@@ -43,10 +45,17 @@ export interface AttackOptions extends ActivationDefence {
   wire?: WireFormat;
   /** Candidates tried per position at most, in shortlist order. Default min(4096, V). */
   maxCandidates?: number;
+  /**
+   * Candidate order: 'probe' (default) ranks by a linear probe fitted on the attacker's own rows of
+   * random text; 'embedding' by the raw distance of the row to wte[v] + wpe[t].
+   */
+  shortlist?: 'probe' | 'embedding';
   /** Candidates per forward call. Default 1024 (fewer when the tiled cache would be large). */
   candidateBatch?: number;
   /** After each example. */
   onExample?: (done: number, total: number) => void;
+  /** After each position of a row: its index, the row's length, the candidates scored for it, the distance² of the pick. */
+  onToken?: (t: number, length: number, scored: number, distance: number) => void;
 }
 
 export interface AttackResult {
@@ -202,10 +211,16 @@ class Inverter {
  * Recovers the ids of one row from its observed rows [L, d], greedily left to right. Returns the
  * guesses and the candidates scored.
  */
-export async function invertRow(opts: { config: GPT2Config; weights: Weights; cut: number; lora: Lora; clip?: number; noise?: number; wire: WireFormat; maxCandidates: number; candidateBatch: number }, observed: Float32Array, L: number): Promise<{ guess: number[]; scored: number }> {
+export async function invertRow(opts: { config: GPT2Config; weights: Weights; cut: number; lora: Lora; clip?: number; noise?: number; wire: WireFormat; maxCandidates: number; candidateBatch: number; onToken?: AttackOptions['onToken']; probe?: Probe }, observed: Float32Array, L: number): Promise<{ guess: number[]; scored: number }> {
   const d = opts.config.nEmbd;
   const obs = tf.tensor2d(observed.subarray(0, L * d), [L, d]);
-  const order = await shortlist(opts.config, opts.weights, obs, opts.maxCandidates, opts.clip);
+  let order: Int32Array[];
+  if (opts.probe) {
+    const estimate = applyProbe(opts.probe, obs); // estimates the unclipped block-0 input
+    order = await shortlist(opts.config, opts.weights, estimate, opts.maxCandidates, undefined).finally(() => estimate.dispose());
+  } else {
+    order = await shortlist(opts.config, opts.weights, obs, opts.maxCandidates, opts.clip);
+  }
   const inv = new Inverter(opts.config, opts.weights, opts.cut, opts.lora, opts.clip);
   const guess: number[] = [];
   let scored = 0;
@@ -219,6 +234,7 @@ export async function invertRow(opts: { config: GPT2Config; weights: Weights; cu
       const o = tf.tensor2d(row, [1, d]);
       let best = -1;
       let bestD = Infinity;
+      const scoredBefore = scored;
       try {
         // Small first batches: with a good shortlist the match is usually among the first few.
         const limit = Math.min(opts.candidateBatch, inv.batchLimit());
@@ -238,6 +254,7 @@ export async function invertRow(opts: { config: GPT2Config; weights: Weights; cu
       }
       guess.push(best);
       inv.accept(best);
+      opts.onToken?.(t, L, scored - scoredBefore, bestD);
     }
   } finally {
     inv.dispose();
@@ -262,6 +279,10 @@ export async function activationInversion(examples: readonly EncodedExample[], o
   const fresh = initLora(config, lora, 0, cut, o.seed ?? 0);
   const clientAdapter = o.clientAdapter ? clientSlice(config, lora, cut, o.clientAdapter) : fresh;
   const attackerLora = tensorLora(lora, o.attackerAdapter ? clientSlice(config, lora, cut, o.attackerAdapter) : fresh);
+  const probeLength = Math.min(64, seqLen);
+  const probe = (o.shortlist ?? 'probe') === 'probe'
+    ? await fitProbe(config, weights, cut, attackerLora, { sequences: Math.max(8, Math.ceil((4 * (config.nEmbd + 1)) / probeLength)), length: probeLength, seed: o.seed ?? 0, clip: o.actClip })
+    : undefined;
   const model = new ClientModel(config, weights, cut, { lora, optimizer: { lr: 0, ...SPLITLORA_ADAMW }, adapter: clientAdapter, transposedCopies: false });
   const t0 = performance.now();
   const acc = { tokens: 0, recovered: 0, completionTokens: 0, completionRecovered: 0, scored: 0, sq: 0 };
@@ -277,7 +298,7 @@ export async function activationInversion(examples: readonly EncodedExample[], o
         const truth = Array.from(b.ids.subarray(r * T, r * T + L));
         const rowActs = acts.subarray(r * T * config.nEmbd, (r * T + L) * config.nEmbd);
         for (const v of clean.subarray(r * T * config.nEmbd, (r * T + L) * config.nEmbd)) acc.sq += v * v;
-        const { guess, scored } = await invertRow({ config, weights, cut, lora: attackerLora, clip: o.actClip, noise: o.actNoise, wire, maxCandidates, candidateBatch }, rowActs, L);
+        const { guess, scored } = await invertRow({ config, weights, cut, lora: attackerLora, clip: o.actClip, noise: o.actNoise, wire, maxCandidates, candidateBatch, onToken: o.onToken, probe }, rowActs, L);
         acc.scored += scored;
         acc.tokens += L;
         for (let t = 0; t < L; t++) {
@@ -294,7 +315,7 @@ export async function activationInversion(examples: readonly EncodedExample[], o
     }
   } finally {
     model.dispose();
-    tf.dispose(Object.values(attackerLora.params));
+    tf.dispose([...Object.values(attackerLora.params), ...(probe ? [probe.W] : [])]);
   }
   const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
   return {

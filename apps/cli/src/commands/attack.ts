@@ -32,6 +32,7 @@ interface AttackFlags {
   batch: number;
   seed: number;
   maxCandidates: number;
+  shortlist: 'probe' | 'embedding';
   backend: string;
   json?: boolean;
 }
@@ -59,6 +60,7 @@ export function attackCommand(): Command {
     .option('--batch <b>', 'examples per volunteer step (the dropout masks depend on the row)', intAtLeast(1), 8)
     .option('--seed <n>', 'run seed: synthetic data, adapter init, dropout and noise', intAtLeast(0), 0)
     .option('--max-candidates <n>', 'candidate tokens tried per position at most, in shortlist order', intAtLeast(1), 4096)
+    .addOption(new Option('--shortlist <kind>', 'candidate order: probe = a linear probe fitted on random text through the attacker\'s copy; embedding = raw distance to wte + wpe').choices(['probe', 'embedding']).default('probe'))
     .addOption(backendOption())
     .option('--json', 'print the result as one JSON object on the last stdout line')
     .addHelpText('after', '\nExample:\n  splitlora attack --cut 1 --limit 4 --json\n  splitlora attack --model /tmp/gpt2s --cut 3 --limit 2 --act-noise 0.5 --json')
@@ -104,7 +106,7 @@ export function attackCommand(): Command {
         const result = await activationInversion(examples, {
           config, weights, cut, lora, seed: o.seed, volunteerSeed: o.seed, batch: o.batch, seqLen, wire: o.wire,
           clientAdapter: adapter, attackerAdapter: o.attackerFresh ? undefined : adapter,
-          actClip: o.actClip, actNoise: o.actNoise, noiseSeed: o.seed, maxCandidates: o.maxCandidates,
+          actClip: o.actClip, actNoise: o.actNoise, noiseSeed: o.seed, maxCandidates: o.maxCandidates, shortlist: o.shortlist,
           onExample: (done) => bar.update(done),
         }).catch((e) => {
           throw e instanceof Error && e.name === 'Error' ? new CliError(e.message) : e;
