@@ -45,9 +45,14 @@ test.beforeAll(async () => {
 
 test.afterAll(async () => {
   await browser?.close();
-  chrome?.kill();
+  // Wait for Chromium to exit: it writes to its profile until then (rmSync would race it).
+  if (chrome && chrome.exitCode === null) {
+    const exited = new Promise((r) => chrome!.once('exit', r));
+    chrome.kill();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
   await app?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  if (profile) rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
 
 const stepOf = (p: Page) => p.evaluate(() => window.__splitlora?.stats?.step ?? 0);

@@ -245,7 +245,16 @@ test('a reloaded tab comes back as the same volunteer and continues from its own
   await page.reload(); // same URL, so the same sample shard: its saved data order fits
   await expect.poll(() => page.evaluate(() => window.__splitlora?.stats?.clientId ?? null), { timeout: 60_000 }).toBe(before);
   const restored = async () => page.evaluate(() => window.__splitlora?.events.find((e) => e.type === 'restored') ?? null);
-  await expect.poll(restored, { timeout: 60_000 }).not.toBeNull();
+  await expect.poll(restored, { timeout: 60_000 }).not.toBeNull().catch(async (e: Error) => {
+    // Say what the page saw, so a failure can be read from the log alone.
+    const seen = await page.evaluate(() => ({
+      events: (window.__splitlora?.events ?? []).map((x) => JSON.stringify(x).slice(0, 160)),
+      stats: JSON.stringify(window.__splitlora?.stats ?? null),
+      log: document.querySelector('#log')?.textContent ?? '',
+    }));
+    const run = (await app.inject({ url: `/api/runs/${runId}` })).json();
+    throw new Error(`${e.message}\npage after the reload: ${seen.stats}\n${seen.events.join('\n')}\nlog: ${seen.log}\nrun: ${JSON.stringify({ status: run.status, round: run.round, clients: run.clientList })}`);
+  });
   const r = (await restored()) as Extract<RecordedEvent, { type: 'restored' }>;
   // The state of the aggregation that made the current average: a whole number of rounds in.
   expect(r.step % 2).toBe(0);

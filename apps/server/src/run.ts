@@ -384,6 +384,8 @@ export class Run extends EventEmitter {
         if (e instanceof ComputeUnavailable) throw new ProtocolError('E_COMPUTE', `the server's compute failed (${e.message}); the step was not applied. The round restarts from the last aggregate once it is back`);
         throw e;
       }
+      // The compute worker answers asynchronously: the run may have ended while this step ran.
+      if (!this.active) throw new ProtocolError('E_ORDER', `the run ${this.state} while this step was computed; it is not counted`);
       if (!Number.isFinite(reply.loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
       const grad = encodeTensor(reply.grad, this.settings.wire);
       rec.stepsInRound += 1;
