@@ -90,6 +90,9 @@ export function yieldToEventLoop(): Promise<void> {
  */
 const DEFAULT_STEP_TIMEOUT_MS = 15 * 60_000;
 
+/** Waits before asking again for a refused identity; after the last, the volunteer joins as new. */
+const IDENTITY_RETRIES_MS = [1000, 2000, 4000];
+
 /** After a lost step, wait this long before the next try (error path only, never between steps). */
 const LOST_STEP_BACKOFF_MS = 500;
 
@@ -117,8 +120,8 @@ export class Volunteer {
   private excluded = false;
   private looping = false;
   private kickedWhileLooping = false;
-  /** One retry of a refused identity per connection (see the E_AUTH handler). */
-  private identityRetried = false;
+  /** Retries of a refused identity on this connection (see the E_AUTH handler). */
+  private identityRetries = 0;
   private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
   private batches: BatchIterator;
   private readonly fingerprint: string;
@@ -197,16 +200,16 @@ export class Volunteer {
       this.emit({ type: 'log', message: `left out of round ${m.round}: ${m.reason}` });
     });
     on('error', (m) => {
-      if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null && !this.identityRetried) {
+      if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null && this.identityRetries < IDENTITY_RETRIES_MS.length) {
         // A reloaded page can say hello before the server has seen its old connection close: ask
-        // once more before giving the identity up (an error path, so a timer is fine here).
-        this.identityRetried = true;
-        this.emit({ type: 'log', message: `identity refused (${m.message}); asking again in 1 s` });
-        setTimeout(() => this.hello(), 1000);
+        // again a few times before giving the identity up (an error path, so timers are fine here).
+        const wait = IDENTITY_RETRIES_MS[this.identityRetries++];
+        this.emit({ type: 'log', message: `identity refused (${m.message}); asking again in ${wait / 1000} s` });
+        setTimeout(() => this.hello(), wait);
         return;
       }
       if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null) {
-        // Refused twice: another tab holds it (a duplicated tab copies sessionStorage): come in as a new client.
+        // Still refused: another tab holds it (a duplicated tab copies sessionStorage): come in as a new client.
         this.emit({ type: 'log', message: `joining as a new volunteer: ${m.message}` });
         this.stats.clientId = null;
         this.resumeToken = null;
@@ -219,7 +222,7 @@ export class Volunteer {
       this.pending?.reject(m.code === 'E_COMPUTE' ? new Error(`${m.code}: ${m.message}`) : new StepRefused(`${m.code}: ${m.message}`));
     });
     s.on('connect', () => {
-      this.identityRetried = false;
+      this.identityRetries = 0;
       this.hello();
     });
     s.on('disconnect', () => {
