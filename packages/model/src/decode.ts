@@ -21,20 +21,32 @@ export interface BeamOptions extends DecodeOptions {
 
 export const E2E_BEAM: Required<Omit<BeamOptions, 'useCache'>> = { beams: 10, lengthPenalty: 0.8, noRepeatNgram: 4, maxNewTokens: 64, stopTokens: [50256, 628] };
 
-/** Log-probabilities of the next token for each row, [rows][V], from the last position. */
-async function nextLogProbs(model: FullModel, seqs: number[][], cache: LayerCache[] | null, pastLen: number): Promise<Float32Array[]> {
+/** A row's best next tokens, best first, with their log-probabilities. */
+interface RowTop {
+  tokens: Int32Array;
+  logProbs: Float32Array;
+}
+
+/**
+ * The `k` most likely next tokens of each row (last position). Ranked on the device: only k ids
+ * and scores per row come back, not the [rows, V] table (2 MB a step at V = 50257 and 10 beams,
+ * which the JS scan over it used to dominate beam search). log p = logit − logsumexp(logits).
+ */
+async function nextTopTokens(model: FullModel, seqs: number[][], cache: LayerCache[] | null, pastLen: number, k: number): Promise<RowTop[]> {
   const rows = seqs.length;
   const fresh = cache ? seqs.map((s) => s.slice(pastLen)) : seqs;
   const T = fresh[0].length;
   const ids = Int32Array.from(fresh.flat());
-  const lp = tf.tidy(() => {
+  const [values, indices] = tf.tidy(() => {
     const lastPositions = Int32Array.from({ length: rows }, (_, r) => r * T + T - 1);
-    return tf.logSoftmax(model.logits(ids, rows, T, cache ?? undefined, cache ? pastLen : 0, lastPositions)); // [rows, V]
+    const logits = model.logits(ids, rows, T, cache ?? undefined, cache ? pastLen : 0, lastPositions); // [rows, V]
+    const top = tf.topk(logits, Math.min(k, logits.shape[1]), true);
+    return [tf.sub(top.values, tf.logSumExp(logits, 1, true)), top.indices];
   });
-  const data = (await lp.data()) as Float32Array;
-  lp.dispose();
-  const V = data.length / rows;
-  return Array.from({ length: rows }, (_, r) => data.subarray(r * V, (r + 1) * V));
+  const [lp, tok] = (await Promise.all([values.data(), indices.data()])) as [Float32Array, Int32Array];
+  tf.dispose([values, indices]);
+  const kk = lp.length / rows;
+  return Array.from({ length: rows }, (_, r) => ({ tokens: tok.subarray(r * kk, (r + 1) * kk), logProbs: lp.subarray(r * kk, (r + 1) * kk) }));
 }
 
 function disposeCache(cache: LayerCache[] | null): void {
@@ -62,10 +74,9 @@ export async function greedyDecode(model: FullModel, prompt: number[], opts: Dec
   let past = 0;
   try {
     for (let n = 0; n < maxNewTokens && seq.length < model.config.nPositions; n++) {
-      const [lp] = await nextLogProbs(model, [seq], cache, past);
+      const [top] = await nextTopTokens(model, [seq], cache, past, 1);
       past = seq.length;
-      let best = 0;
-      for (let v = 1; v < lp.length; v++) if (lp[v] > lp[best]) best = v;
+      const best = top.tokens[0];
       seq.push(best);
       if (stopTokens.includes(best)) break;
     }
@@ -86,20 +97,13 @@ function bannedTokens(gen: number[], n: number): Set<number> {
   return banned;
 }
 
-/** Indices of the k largest finite entries of `lp`, skipping `banned`. */
-function topK(lp: Float32Array, k: number, banned: Set<number>): number[] {
-  const top: number[] = [];
-  for (let v = 0; v < lp.length; v++) {
-    if (banned.has(v) || !(lp[v] > -Infinity)) continue;
-    if (top.length === k) {
-      if (lp[v] <= lp[top[k - 1]]) continue;
-      top.pop();
-    }
-    let j = top.length;
-    while (j > 0 && lp[top[j - 1]] < lp[v]) j--;
-    top.splice(j, 0, v);
+/** The first k of a row's ranked tokens that are finite and not banned. */
+function allowedTop(top: RowTop, k: number, banned: Set<number>): number[] {
+  const keep: number[] = [];
+  for (let i = 0; i < top.tokens.length && keep.length < k; i++) {
+    if (!banned.has(top.tokens[i]) && top.logProbs[i] > -Infinity) keep.push(i);
   }
-  return top;
+  return keep;
 }
 
 /** Beam search; returns the new tokens of the best hypothesis (stop token included if reached). */
@@ -112,12 +116,14 @@ export async function beamSearch(model: FullModel, prompt: number[], opts: BeamO
   try {
     for (let step = 0; step < o.maxNewTokens && beams.length > 0 && prompt.length + step < model.config.nPositions; step++) {
       const seqs = beams.map((b) => [...prompt, ...b.gen]);
-      const lps = await nextLogProbs(model, seqs, cache, past);
+      const banned = beams.map((b) => bannedTokens(b.gen, o.noRepeatNgram));
+      // Only a beam's own top-k allowed tokens can make the global top-k; rank enough on the
+      // device that k remain after the banned ones are skipped.
+      const tops = await nextTopTokens(model, seqs, cache, past, o.beams + Math.max(...banned.map((b) => b.size)));
       past = seqs[0].length;
       const cands: { from: number; token: number; score: number }[] = [];
-      lps.forEach((lp, b) => {
-        // Only a beam's own top-k tokens can make the global top-k.
-        for (const v of topK(lp, o.beams, bannedTokens(beams[b].gen, o.noRepeatNgram))) cands.push({ from: b, token: v, score: beams[b].score + lp[v] });
+      tops.forEach((top, b) => {
+        for (const i of allowedTop(top, o.beams, banned[b])) cands.push({ from: b, token: top.tokens[i], score: beams[b].score + top.logProbs[i] });
       });
       cands.sort((a, b) => b.score - a.score);
       const next: typeof beams = [];
