@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
+import { readDataFile } from '@splitlora/data/node';
 import { disposeWeights, toWeights } from '@splitlora/model';
 import { intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
@@ -27,6 +28,7 @@ interface BenchFlags extends RunFlags {
   targetPpl?: number;
   e2eEval: boolean;
   e2eMrs: number;
+  e2eData?: string;
   e2eBeams: number;
   evalLimit?: number;
   quick?: boolean;
@@ -83,6 +85,7 @@ export function benchCommand(): Command {
     .option('--target-ppl <x>', 'held-out perplexity to reach (default: 80% of the way, in loss, from the start to the worst method\'s best)', positiveNumber)
     .option('--no-e2e-eval', 'skip the E2E metrics of the final adapters')
     .option('--e2e-mrs <n>', 'held-out MRs decoded for the E2E metrics', intAtLeast(1), 20)
+    .option('--e2e-data <file>', 'decode the MRs of this file for the E2E metrics, each scored against all its references (e.g. the E2E test split; default: the held-out set)')
     .option('--e2e-beams <k>', 'beam width for the E2E outputs (the paper: 10)', intAtLeast(1), 10)
     .option('--eval-limit <n>', 'score each checkpoint on the first n held-out examples only (default: all of --heldout)', intAtLeast(1))
     .option('--quick', `cheap evaluation for a smoke run: --eval-limit ${QUICK.evalLimit}, about ${QUICK.checkpointsPerMethod} checkpoints per method, --e2e-mrs ${QUICK.e2eMrs} --e2e-beams ${QUICK.e2eBeams} (explicit flags win; training is unchanged)`)
@@ -103,6 +106,8 @@ export function benchCommand(): Command {
       const s = trainSettings(o, model);
       const data = await simData(o);
       const out = o.out ?? join('bench-runs', stamp());
+      const e2eTest = o.e2eData ? (await readDataFile(o.e2eData, 'auto')).examples.map((e) => ({ context: e.context.trim(), completion: e.completion.trim() })) : data.heldoutText;
+      const e2eMrs = Math.min(o.e2eMrs, new Set(e2eTest.map((e) => e.context)).size);
       const latency = latencyParams({ ...o, centralTflops: o.centralTflops ?? o.clientTflops });
       log(`bench: ${methods.join(', ')}; ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
       const weights = toWeights(model.weights);
@@ -110,7 +115,7 @@ export function benchCommand(): Command {
       try {
         const result = await runBench(model, weights, s, data, {
           methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000, evalLimit: o.evalLimit,
-          e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams } : null,
+          e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams, test: e2eTest } : null,
         }, {
           log,
           phase: (label, total) => {
@@ -121,6 +126,7 @@ export function benchCommand(): Command {
         const report = await writeBenchReport(out, result, {
           command: commandLine(self), modelId: model.id, config: model.config, dataSource: data.source, partition: o.partition,
           heldoutExamples: Math.min(o.evalLimit ?? Infinity, data.heldout.length), backend, startedAt,
+          e2e: o.e2eEval ? { source: o.e2eData ?? 'the held-out set', mrs: e2eMrs, beams: o.e2eBeams } : null,
         });
         log(`bench: report written to ${report}`);
         if (o.json) printResult(jsonByMethod(result));

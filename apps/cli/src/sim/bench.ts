@@ -144,9 +144,10 @@ export async function runBench(model: SimModel, weights: Weights, s: TrainSettin
     let e2e: E2EScores | null = null;
     if (o.e2e) {
       t0 = performance.now();
-      const mrs = Math.min(o.e2e.mrs, new Set(data.heldoutText.map((e) => e.context)).size);
+      const test = o.e2e.test ?? data.heldoutText;
+      const mrs = Math.min(o.e2e.mrs, new Set(test.map((e) => e.context)).size);
       const e2eBar = hooks.phase?.(`${name} E2E`, mrs);
-      e2e = await e2eMetrics(model, weights, s, run.checkpoints[run.checkpoints.length - 1].adapter, data.heldoutText, { ...o.e2e, onProgress: (d) => e2eBar?.update(d) }).finally(() => e2eBar?.stop());
+      e2e = await e2eMetrics(model, weights, s, run.checkpoints[run.checkpoints.length - 1].adapter, test, { ...o.e2e, onProgress: (d) => e2eBar?.update(d) }).finally(() => e2eBar?.stop());
       phaseSeconds.e2e = seconds(t0);
       log(`${name}: E2E outputs for ${mrs} MRs (beam ${o.e2e.beams}) and their metrics in ${phaseSeconds.e2e.toFixed(1)} s`);
     }

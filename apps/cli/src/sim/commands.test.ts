@@ -1,6 +1,6 @@
 // The two commands end to end on a tiny model in this process: flags in, the --json line out
 // (exactly the issue's fields for simulate; one object keyed by method for bench) and the run folder.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -87,5 +87,16 @@ describe('splitlora bench --json', () => {
     expect(full.split.curve).toHaveLength(1 + 8);
     expect(quick.split.e2e).not.toBeNull();
     expect((await meta('quick')).losses).toEqual((await meta('full')).losses); // same training, bit for bit
+  });
+
+  it('--e2e-data decodes the MRs of another file (e.g. the E2E test split), each against all its references', async () => {
+    const test = join(tmp, 'test.jsonl');
+    const lines = [['name : A | food : Thai', 'A serves Thai food.'], ['name : A | food : Thai', 'Thai food at A.'], ['name : B | area : riverside', 'B is by the river.'], ['name : C | price : high', 'C is expensive.']];
+    await writeFile(test, lines.map(([context, completion]) => JSON.stringify({ context, completion })).join('\n') + '\n');
+    const out = join(tmp, 'e2e-data');
+    await lastJson(benchCommand(), ['--model', modelDir, '--methods', 'split', '--out', out, '--e2e-data', test, '--e2e-mrs', '10', '--e2e-beams', '1', ...common]);
+    const meta = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).meta;
+    expect(meta.e2e).toEqual({ source: test, mrs: 3, beams: 1 }); // 3 distinct MRs of the 4 lines, not the held-out set's
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain(`3 MRs of ${test}, beam 1`);
   });
 });

@@ -63,6 +63,8 @@ export interface E2EOptions {
   /** Unique MRs to decode (each scored against all its references). */
   mrs: number;
   beams: number;
+  /** The examples whose MRs are decoded (default: the held-out set), e.g. the E2E test split. */
+  test?: readonly TextExample[];
   onProgress?: (done: number, total: number) => void;
 }
 

@@ -17,6 +17,8 @@ export interface ReportMeta {
   dataSource: string;
   partition: string;
   heldoutExamples: number;
+  /** Where the E2E metrics' MRs came from, and how many were decoded (null: no E2E metrics). */
+  e2e?: { source: string; mrs: number; beams: number } | null;
   backend: string;
   startedAt: string;
 }
@@ -90,6 +92,7 @@ function settingsTable(s: TrainSettings, meta: ReportMeta): string {
     ['clients', s.clients], ['cut (client blocks)', s.cut], ['LoRA', `r=${s.lora.r}, alpha=${s.lora.alpha}, dropout=${s.lora.dropout}, on ${s.lora.targets.join(',')}`],
     ['interval I (local steps)', s.interval], ['steps S per client', s.steps], ['batch × max seq len', `${s.batch} × ${s.seqLen}`],
     ['learning rate (AdamW, constant, all optimisers)', s.lr], ['label smoothing', s.labelSmoothing], ['wire format', s.wire], ['seed', s.seed],
+    ...(meta.e2e ? [['E2E metrics', `${meta.e2e.mrs} MRs of ${meta.e2e.source}, beam ${meta.e2e.beams}`]] : []),
     ['tfjs backend', meta.backend],
   ]);
 }
@@ -122,7 +125,7 @@ function resultTables(r: BenchResult): string {
   );
   return [
     '### Accuracy', '', '```', acc, '```', '',
-    'Held-out loss: mean completion-token NLL without label smoothing (packages/evaluation `heldoutLoss`). E2E metrics: beam-search outputs of the final adapter for the held-out MRs, scored by packages/metrics (BLEU and ROUGE-L ×100).', '',
+    'Held-out loss: mean completion-token NLL without label smoothing (packages/evaluation `heldoutLoss`). E2E metrics: beam-search outputs of the final adapter for the held-out MRs (or those of `--e2e-data`, each against all its references), scored by packages/metrics (BLEU and ROUGE-L ×100).', '',
     '### Cost', '', '```', cost, '```', '',
     'Bytes: SplitLoRA is measured on its sockets (WebSocket payloads + frame headers); FedLoRA is the same protocol\'s adapter and aggregate messages; CenLoRA is each client\'s shard uploaded once as JSONL. The model download (float32 weights over HTTP) is apart.',
     'Peak client memory: the largest `tf.memory().numBytes` during one training step of the longest batch, from nothing (frozen weights the device holds, adapter, AdamW state, intermediates), measured with `tf.profile`; backend scratch space (e.g. the wasm heap) is not counted.', '',
