@@ -11,7 +11,7 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import type { HealthInfo } from '@splitlora/protocol';
 import { buildApp, type ServerCompute } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { maxDiff, readCheckpoint, reconnectingVolunteer } from '../support/exact-run';
+import { maxDiff, readCheckpoint, reconnectingVolunteer, runStraightThrough } from '../support/exact-run';
 import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
 
 const weights = tinyWeights();
@@ -26,22 +26,12 @@ async function start(dataDir: string) {
   return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
 }
 
-
-
-
 describe('compute worker failure', () => {
   const dirs = [mkdtempSync(join(tmpdir(), 'splitlora-compute-a-')), mkdtempSync(join(tmpdir(), 'splitlora-compute-b-'))];
   afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
   it('is restarted from the last checkpoint and the run ends as the uninterrupted one', async () => {
-    const a = await start(dirs[0]);
-    const va = reconnectingVolunteer(a.base, examples, () => {});
-    const runA = await createRun(a.app, settings);
-    await waitFor(() => a.manager.runs.get(runA)?.state === 'finished', 60_000, 'run A to finish');
-    await a.manager.recorders.get(runA)!.idle();
-    va.stop();
-    await a.app.close();
-    const endA = readCheckpoint(dirs[0], runA, LAST);
+    const endA = await runStraightThrough(await start(dirs[0]), dirs[0], examples, settings); // A
 
     const b = await start(dirs[1]);
     const errors: string[] = [];

@@ -12,7 +12,7 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import type { ClientState } from '@splitlora/protocol';
 import { buildApp, type CheckpointData } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { maxDiff, readCheckpoint, reconnectingVolunteer } from '../support/exact-run';
+import { maxDiff, readCheckpoint, reconnectingVolunteer, runStraightThrough } from '../support/exact-run';
 import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
 
 const weights = tinyWeights();
@@ -46,15 +46,7 @@ describe('resume after a crash', () => {
   });
 
   it('continues exactly as the uninterrupted run, client state included', async () => {
-    // A: straight through.
-    const a = await start(dirs[0]);
-    const va = reconnectingVolunteer(a.base, examples, () => {});
-    const runA = await createRun(a.app, settings);
-    await waitFor(() => a.manager.runs.get(runA)?.state === 'finished', 60_000, 'run A to finish');
-    await a.manager.recorders.get(runA)!.idle();
-    va.stop();
-    await a.app.close();
-    const endA = readCheckpoint(dirs[0], runA, LAST);
+    const endA = await runStraightThrough(await start(dirs[0]), dirs[0], examples, settings); // A
 
     // B: the server goes away after the volunteer's first step of round 2 (its 5th step), while
     // the step after it hangs on the server, so that step is lost with the server.

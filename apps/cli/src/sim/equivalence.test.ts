@@ -1,25 +1,16 @@
 // With one client, SplitLoRA (interval 1) and FedLoRA both train exactly like CenLoRA, step by step.
-import * as tf from '@tensorflow/tfjs';
-import { selectNodeBackend } from '@splitlora/backend/node';
-import { toWeights, type TensorRecord, type Weights } from '@splitlora/model';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TensorRecord } from '@splitlora/model';
+import { describe, expect, it } from 'vitest';
 import { runCen } from './cen';
 import { loadSimData } from './data';
 import { runFed } from './fed';
 import { runSplitInProcess } from './split-in-process';
 import { tinyModel, tinySettings } from './test-model';
+import { useWasmWeights } from './test-weights';
 import type { SimData } from './types';
 
 const model = tinyModel();
-let weights: Weights;
-
-beforeAll(async () => {
-  await selectNodeBackend('wasm', () => {});
-  weights = toWeights(model.weights);
-});
-afterAll(() => {
-  tf.dispose(Object.values(weights ?? {}));
-});
+const wasmWeights = useWasmWeights(model);
 
 function maxDiff(a: TensorRecord, b: TensorRecord): number {
   expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
@@ -37,7 +28,7 @@ describe('with one client', () => {
     // LoRA dropout 0: client and server draw their masks from different seeds, the whole model from one.
     const s = tinySettings({ clients: 1, steps: 4, interval: 1, batch: 3 });
     const d = await data(1);
-    const cen = await runCen(model, weights, s, d);
+    const cen = await runCen(model, wasmWeights(), s, d);
     const split = await runSplitInProcess(model, s, d);
     expect(split.losses[0]).toHaveLength(4);
     split.losses[0].forEach((l, j) => expect(Math.abs(l - cen.losses[0][j]), `step ${j}`).toBeLessThan(1e-4));
@@ -49,8 +40,8 @@ describe('with one client', () => {
   it('FedLoRA equals CenLoRA on the whole model, dropout included', async () => {
     const s = tinySettings({ clients: 1, steps: 4, interval: 2, batch: 3, lora: { r: 4, alpha: 8, dropout: 0.1, targets: ['q', 'v'] } });
     const d = await data(1);
-    const cen = await runCen(model, weights, s, d);
-    const fed = await runFed(model, weights, s, d);
+    const cen = await runCen(model, wasmWeights(), s, d);
+    const fed = await runFed(model, wasmWeights(), s, d);
     expect(fed.losses[0]).toHaveLength(4);
     fed.losses[0].forEach((l, j) => expect(Math.abs(l - cen.losses[0][j]), `step ${j}`).toBeLessThan(1e-6));
     expect(fed.checkpoints.map((c) => c.globalStep)).toEqual([0, 2, 4]);
