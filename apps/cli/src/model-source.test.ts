@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PRESETS } from '@splitlora/model';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, DEFAULT_MODEL_ID, cacheRoot, resolveModel } from './model-source';
+import { DEFAULT_MODEL_ID, PRETRAINED_DEFAULT_DIR, RANDOM_NANO, RANDOM_NANO_ID, cacheRoot, resolveModel } from './model-source';
 import { INIT_RECORD_FILE, randomGpt2Weights } from './random-model';
 
 let tmp: string;
@@ -18,24 +18,31 @@ afterAll(async () => {
 const std = (xs: Float32Array) => Math.sqrt(xs.reduce((s, x) => s + x * x, 0) / xs.length);
 
 describe('resolveModel', () => {
-  it('no source: generates the default nano model once, then reuses it', async () => {
-    const dir = await resolveModel(undefined, { cacheDir: tmp });
-    expect(dir).toBe(join(tmp, DEFAULT_MODEL_ID));
+  it('no source, or the default id: the shipped pretrained model, untouched', async () => {
+    expect(await resolveModel(undefined, { cacheDir: tmp })).toBe(PRETRAINED_DEFAULT_DIR);
+    expect(await resolveModel(DEFAULT_MODEL_ID, { cacheDir: tmp })).toBe(PRETRAINED_DEFAULT_DIR);
+    const { config } = await loadGpt2Dir(PRETRAINED_DEFAULT_DIR, { include: () => false });
+    expect(config.vocabSize).toBe(50257);
+  });
+
+  it('"default-nano": generates the random nano model once, then reuses it', async () => {
+    const dir = await resolveModel(RANDOM_NANO_ID, { cacheDir: tmp });
+    expect(dir).toBe(join(tmp, RANDOM_NANO_ID));
     const { config, weights } = await loadGpt2Dir(dir);
     expect(config).toEqual(PRESETS.nano);
-    expect(std(weights['wte.weight'].data)).toBeCloseTo(DEFAULT_MODEL.init.wteStd, 2);
+    expect(std(weights['wte.weight'].data)).toBeCloseTo(RANDOM_NANO.init.wteStd, 2);
     expect(std(weights['h.0.mlp.c_fc.weight'].data)).toBeCloseTo(0.02, 3); // the rest is GPT-2's init
     const mtime = (await stat(join(dir, 'model.safetensors'))).mtimeMs;
-    expect(await resolveModel(DEFAULT_MODEL_ID, { cacheDir: tmp })).toBe(dir);
+    expect(await resolveModel(RANDOM_NANO_ID, { cacheDir: tmp })).toBe(dir);
     expect((await stat(join(dir, 'model.safetensors'))).mtimeMs).toBe(mtime);
   });
 
   it('regenerates a cached default made with other settings', async () => {
-    const dir = join(tmp, DEFAULT_MODEL_ID);
+    const dir = join(tmp, RANDOM_NANO_ID);
     await writeFile(join(dir, INIT_RECORD_FILE), JSON.stringify({ preset: 'nano', seed: 0, wteStd: 0.02 }));
-    await resolveModel(undefined, { cacheDir: tmp });
+    await resolveModel(RANDOM_NANO_ID, { cacheDir: tmp });
     const { weights } = await loadGpt2Dir(dir, { include: (n) => n === 'wte.weight' });
-    expect(std(weights['wte.weight'].data)).toBeCloseTo(DEFAULT_MODEL.init.wteStd, 2);
+    expect(std(weights['wte.weight'].data)).toBeCloseTo(RANDOM_NANO.init.wteStd, 2);
   });
 
   it('an existing directory is itself; a bad source says what it expected', async () => {

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { attackCommand } from './commands/attack';
 import { benchCommand } from './commands/bench';
 import { benchBrowserCommand } from './commands/bench-browser';
+import { benchPrivacyCommand } from './commands/bench-privacy';
 import { benchGpuCommand } from './commands/bench-gpu';
 import { benchModelCommand } from './commands/bench-model';
 import { benchServerCommand } from './commands/bench-server';
@@ -11,6 +12,8 @@ import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
 import { initModelCommand } from './commands/init-model';
 import { metricsCommand } from './commands/metrics';
+import { nodeCommand } from './commands/node';
+import { pretrainCommand } from './commands/pretrain';
 import { scoreCommand } from './commands/score';
 import { serveCommand } from './commands/serve';
 import { simulateCommand } from './commands/simulate';
@@ -21,7 +24,9 @@ export function createProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(add --help for usage)')
     .addCommand(serveCommand())
+    .addCommand(nodeCommand())
     .addCommand(initModelCommand())
+    .addCommand(pretrainCommand())
     .addCommand(scoreCommand())
     .addCommand(generateCommand())
     .addCommand(benchModelCommand())
@@ -33,7 +38,8 @@ export function createProgram(): Command {
     .addCommand(evalCommand())
     .addCommand(simulateCommand())
     .addCommand(benchCommand())
-    .addCommand(attackCommand());
+    .addCommand(attackCommand())
+    .addCommand(benchPrivacyCommand());
   // Subcommands inherit neither help-after-error nor the output settings; set them on each.
   for (const c of program.commands) c.showHelpAfterError(`(run "splitlora ${c.name()} --help" for usage)`);
   return program;

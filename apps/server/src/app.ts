@@ -14,6 +14,7 @@ import { attachSockets } from './socket';
 import { sendClientFile } from './model-files';
 import { configToHf } from '@splitlora/model';
 import { Store } from './store';
+import { ClusterCoordinator } from './cluster/coordinator';
 
 export { RunManager, type LoadedModel } from './run-manager';
 
@@ -38,11 +39,16 @@ export interface AppOptions {
   /** Largest batch × sequence a run may configure; sizes socket.io's message limit. */
   maxBatch?: number;
   maxSeqLen?: number;
+  /**
+   * redis://HOST:PORT: this server is a cluster coordinator (cluster/coordinator.ts); volunteers
+   * may also connect to `splitlora node` processes on the same Redis. Absent: a single server.
+   */
+  redis?: string;
 }
 
 export const DB_FILE = 'splitlora.db';
 
-export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance; manager: RunManager; evaluations: Evaluations }> {
+export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance; manager: RunManager; evaluations: Evaluations; cluster: ClusterCoordinator | null }> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: 1024 * 1024,
@@ -60,6 +66,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   if (backend === 'webgpu') await prepareWebgpuForWorkers((m) => app.log.info(m));
   const compute = new ComputeWorker({ role: 'train', backend, config: model.config, weights: model.weights, allowFaults: opts.computeFaults });
   const manager = new RunManager(model, limits, app.log, store, dataDir, compute);
+  const cluster = opts.redis ? new ClusterCoordinator(manager, opts.redis, app.log) : null;
   const { config } = model;
   if (dataDir) await manager.resumeInterrupted();
 
@@ -67,6 +74,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   app.addHook('onReady', async () => {
     const adapterParams = 4 * config.nLayer * 4 * config.nEmbd * 256; // generous: r ≤ 256, 4 targets
     manager.io = attachSockets(app.server, { currentRun: () => manager.current, log: app.log, heartbeat: opts.heartbeat }, { dModel: config.nEmbd, maxBatch: limits.maxBatch, maxSeqLen: Math.min(limits.maxSeqLen, config.nPositions), adapterParams: Math.min(adapterParams, 64 * 1024 * 1024) });
+    if (cluster) await cluster.start(manager.io);
   });
   // preClose, not onClose: Fastify waits for open connections before onClose, and a volunteer's
   // WebSocket stays open until socket.io closes it.
@@ -75,6 +83,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     // its status in the store and resumes when the server starts again on this data directory.
     for (const r of manager.runs.values()) r.close();
     await manager.io?.close();
+    await cluster?.close();
   });
   app.addHook('onClose', async () => {
     await manager.close();
@@ -98,7 +107,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     // its backend before it says hello.
     const architecture = configToHf(config);
     if (!run) return { modelId: model.id, architecture, files: null, message: 'no run yet; the operator has not started one' };
-    const f = await manager.files(run.opts.cut);
+    const f = await manager.files(run.opts.cut, run.settings.labels === 'client');
     const weights = `/model/${f.hash}/client.safetensors`;
     return { modelId: model.id, architecture, hash: f.hash, config: `/model/${f.hash}/config.json`, weights, bytes: f.safetensors.byteLength, dtype: 'F16', sha256: f.sha256, weightsF32: `${weights}?dtype=F32` };
   });
@@ -123,5 +132,5 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   } else {
     app.get('/', async (_req, reply) => reply.type('text/plain').send('The web app is not built: run "npm run build:web", then restart the server.'));
   }
-  return { app, manager, evaluations };
+  return { app, manager, evaluations, cluster };
 }

@@ -32,7 +32,8 @@ export interface CheckpointState {
    * Server-side data-order state: the engine's step count seeds the server's LoRA dropout masks,
    * so restoring it continues their sequence. (The clients' own data orders are in clientStates.)
    */
-  engine: { serverSteps: number; tokens: number };
+  /** forwards: U-shaped runs only, the count of client forwards, which seeds their server dropout masks. */
+  engine: { serverSteps: number; tokens: number; forwards?: number };
   at: number;
 }
 

@@ -5,14 +5,15 @@
 // It also keeps the restore point: the server part's state at the start of the current round,
 // taken at every aggregation (the checkpoint's server half). A compute worker that dies is
 // restarted from it (run-manager.ts).
-import type { ComputeStats, ServerCompute, ServerSnapshot, StepReply, StepRequest } from './compute/server-compute';
+import type { BackwardReply, BackwardRequest, ComputeStats, ForwardReply, ForwardRequest, ServerCompute, ServerSnapshot, StepReply, StepRequest } from './compute/server-compute';
 
-export type { StepReply, StepRequest } from './compute/server-compute';
+export type { BackwardReply, BackwardRequest, ForwardReply, ForwardRequest, StepReply, StepRequest } from './compute/server-compute';
 
-interface Pending extends StepRequest {
-  resolve: (r: StepReply) => void;
-  reject: (e: unknown) => void;
-}
+/** A queued request: a SplitLoRA step, or one of the U-shaped split's two halves. */
+type Pending =
+  | { kind: 'step'; req: StepRequest; resolve: (r: StepReply) => void; reject: (e: unknown) => void }
+  | { kind: 'forward'; req: ForwardRequest; resolve: (r: ForwardReply) => void; reject: (e: unknown) => void }
+  | { kind: 'backward'; req: BackwardRequest; resolve: (r: BackwardReply | null) => void; reject: (e: unknown) => void };
 
 export interface EngineOptions {
   /** Merge concurrent requests into one batched step. */
@@ -43,9 +44,30 @@ export class ServerEngine {
   /** Queues one client's step; resolves with its loss and cut gradient. */
   submit(req: StepRequest): Promise<StepReply> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ ...req, resolve, reject });
+      this.queue.push({ kind: 'step', req, resolve, reject });
       void this.drain();
     });
+  }
+
+  /** U-shaped round trip 1: queues h_k, resolves with h_L (the server holds the input until backward). */
+  submitForward(req: ForwardRequest): Promise<ForwardReply> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'forward', req, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  /** U-shaped round trip 2: queues ∂loss/∂h_L; resolves with ∂loss/∂h_k, or null when no forward is held for it. */
+  submitBackward(req: BackwardRequest): Promise<BackwardReply | null> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'backward', req, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  /** Frees a client's held U-shaped forwards (it left, timed out or starts over). */
+  dropHeld(clientId: string): Promise<void> {
+    return this.between(() => this.compute.dropHeld(clientId));
   }
 
   get pending(): number {
@@ -88,6 +110,41 @@ export class ServerEngine {
     if (this.restorePoint) Object.assign(this.stats, this.restorePoint.stats);
   }
 
+  /** The oldest request and, when batching, up to maxGroup − 1 more of its kind (the rest keep their order). */
+  private takeGroup(): Pending[] {
+    const max = this.opts.batching ? this.opts.maxGroup : 1;
+    const kind = this.queue[0].kind;
+    const group: Pending[] = [];
+    const rest: Pending[] = [];
+    for (const p of this.queue) (p.kind === kind && group.length < max ? group : rest).push(p);
+    this.queue = rest;
+    return group;
+  }
+
+  private async run(group: Pending[]): Promise<void> {
+    const tokens = (shape: number[]) => shape[0] * shape[1];
+    if (group[0].kind === 'step') {
+      const steps = group as Extract<Pending, { kind: 'step' }>[];
+      const { replies, busyMs } = await this.compute.step(steps.map((p) => p.req));
+      this.stats.serverSteps += 1;
+      this.stats.tokens += steps.reduce((s, g) => s + tokens(g.req.acts.shape), 0);
+      this.stats.busyMs += busyMs;
+      steps.forEach((p, j) => p.resolve(replies[j]));
+    } else if (group[0].kind === 'forward') {
+      const fwd = group as Extract<Pending, { kind: 'forward' }>[];
+      const { replies, busyMs } = await this.compute.forwardTop(fwd.map((p) => p.req));
+      this.stats.busyMs += busyMs;
+      fwd.forEach((p, j) => p.resolve(replies[j]));
+    } else {
+      const bwd = group as Extract<Pending, { kind: 'backward' }>[];
+      const { replies, busyMs } = await this.compute.backwardTop(bwd.map((p) => p.req));
+      if (replies.some((r) => r !== null)) this.stats.serverSteps += 1;
+      this.stats.tokens += bwd.reduce((s, g, j) => s + (replies[j] ? tokens(g.req.grad.shape) : 0), 0);
+      this.stats.busyMs += busyMs;
+      bwd.forEach((p, j) => p.resolve(replies[j]));
+    }
+  }
+
   private async drain(): Promise<void> {
     if (this.running) return;
     this.running = true;
@@ -98,13 +155,9 @@ export class ServerEngine {
           await job.fn().then(job.resolve, job.reject);
           continue;
         }
-        const group = this.queue.splice(0, this.opts.batching ? this.opts.maxGroup : 1);
+        const group = this.takeGroup();
         try {
-          const { replies, busyMs } = await this.compute.step(group);
-          this.stats.serverSteps += 1;
-          this.stats.tokens += group.reduce((s, g) => s + g.acts.shape[0] * g.acts.shape[1], 0);
-          this.stats.busyMs += busyMs;
-          group.forEach((p, j) => p.resolve(replies[j]));
+          await this.run(group);
         } catch (e) {
           for (const p of group) p.reject(e);
         }

@@ -16,3 +16,6 @@ export {
 export { adapterArchive, type AdapterArchiveInput } from './adapter-archive';
 export { readTar, writeTar, type TarEntry } from './tar';
 export { metricsCsv } from './metrics-csv';
+export { ClusterCoordinator, type ServerAverageEvent } from './cluster/coordinator';
+export { ClusterNode, type NodeOptions } from './cluster/node';
+export { averageReplicas, type Replica } from './cluster/average';

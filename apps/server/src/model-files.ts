@@ -1,5 +1,6 @@
 // The client submodel as files a browser can fetch: config.json and a safetensors file with only
-// wte, wpe and blocks [0, k) (Hugging Face key names). The URL carries a content hash, so browsers
+// wte, wpe and blocks [0, k) (Hugging Face key names), and ln_f for a U-shaped run (labels
+// "client", config "splitlora_head": true), whose pages compute the head and loss themselves. The URL carries a content hash, so browsers
 // can cache it forever and a second visit downloads nothing.
 // The weights go out in F16 by default: half the bytes (GPT-2 S at cut 3: 121 MB, not 243 MB),
 // and the page up-casts them to F32 on load. `?dtype=F32` serves the exact F32 values, for
@@ -43,26 +44,27 @@ function fitsF16(data: Float32Array): boolean {
   return true;
 }
 
-function buildFile(subset: TensorRecord, cut: number, dtype: ClientDtype): ClientFile {
+function buildFile(subset: TensorRecord, cut: number, dtype: ClientDtype, head = false): ClientFile {
   const keptF32 = dtype === 'F16' ? Object.keys(subset).filter((n) => !fitsF16(subset[n].data)) : [];
   const dtypeOf = (name: string): Dtype => (dtype === 'F32' || keptF32.includes(name) ? 'F32' : 'F16');
-  const bytes = writeSafetensors(subset, { dtype: dtypeOf, metadata: { format: 'pt', 'splitlora.cut': String(cut) } });
+  const metadata: Record<string, string> = { format: 'pt', 'splitlora.cut': String(cut), ...(head ? { 'splitlora.head': 'true' } : {}) };
+  const bytes = writeSafetensors(subset, { dtype: dtypeOf, metadata });
   return { dtype, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), keptF32 };
 }
 
 /** One file of the client part in one dtype (the compute worker builds it off the main thread). */
-export function buildClientFile(config: GPT2Config, weights: TensorRecord, cut: number, dtype: ClientDtype): ClientFile {
+export function buildClientFile(config: GPT2Config, weights: TensorRecord, cut: number, dtype: ClientDtype, head = false): ClientFile {
   const subset: TensorRecord = {};
-  for (const n of clientTensorNames(config, cut)) subset[`transformer.${n}`] = weights[n];
-  return buildFile(subset, cut, dtype);
+  for (const n of clientTensorNames(config, cut, { head })) subset[`transformer.${n}`] = weights[n];
+  return buildFile(subset, cut, dtype, head);
 }
 
 /** The files of one cut: the F16 download, and the exact F32 file built on first request. */
-export function clientModelFiles(config: GPT2Config, cut: number, f16: ClientFile, buildF32: () => Promise<ClientFile>): ClientModelFiles {
+export function clientModelFiles(config: GPT2Config, cut: number, f16: ClientFile, buildF32: () => Promise<ClientFile>, head = false): ClientModelFiles {
   let f32: Promise<ClientFile> | null = null;
   return {
     hash: f16.sha256.slice(0, 16),
-    config: { ...configToHf(config), splitlora_cut: cut },
+    config: { ...configToHf(config), splitlora_cut: cut, ...(head ? { splitlora_head: true } : {}) },
     safetensors: f16.bytes,
     sha256: f16.sha256,
     file: (dtype) => (dtype === 'F16' ? Promise.resolve(f16) : (f32 ??= buildF32())),
@@ -70,8 +72,8 @@ export function clientModelFiles(config: GPT2Config, cut: number, f16: ClientFil
 }
 
 /** Both files built in this thread (tests, tools). */
-export function buildClientFiles(config: GPT2Config, weights: TensorRecord, cut: number): ClientModelFiles {
-  return clientModelFiles(config, cut, buildClientFile(config, weights, cut, 'F16'), async () => buildClientFile(config, weights, cut, 'F32'));
+export function buildClientFiles(config: GPT2Config, weights: TensorRecord, cut: number, head = false): ClientModelFiles {
+  return clientModelFiles(config, cut, buildClientFile(config, weights, cut, 'F16', head), async () => buildClientFile(config, weights, cut, 'F32', head), head);
 }
 
 /**

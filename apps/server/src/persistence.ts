@@ -121,7 +121,7 @@ export class RunRecorder {
     this.chain = this.chain.then(async () => {
       try {
         const s = await snapshot;
-        const data: CheckpointData = { state: { ...state, engine: { serverSteps: s.stats.serverSteps, tokens: s.stats.tokens } }, client, server: s.adapter, optimizer: s.optimizer, clientStates: states };
+        const data: CheckpointData = { state: { ...state, engine: { serverSteps: s.stats.serverSteps, tokens: s.stats.tokens, ...(s.stats.forwards !== undefined ? { forwards: s.stats.forwards } : {}) } }, client, server: s.adapter, optimizer: s.optimizer, clientStates: states };
         const file = await writeCheckpoint(dir, data);
         this.lastCheckpoint = { round, file, at: state.at };
         this.opts.store.setRoundCheckpoint(run.id, round, file);

@@ -35,14 +35,25 @@ export class ApiError extends Error {
   }
 }
 
+/** What a cluster coordinator (cluster/coordinator.ts) is told about runs; absent on a single server. */
+export interface ClusterHooks {
+  /** A run was built, before its recorder listens (so the replicas are averaged before each checkpoint). */
+  built(run: Run, spec: ServerPartSpec): void;
+  /** A run became the current one. */
+  attached(run: Run): void;
+}
+
 export class RunManager {
+  /** Set by a cluster coordinator; null on a single-process server. */
+  cluster: ClusterHooks | null = null;
   /** Runs live in this process (the current one and earlier ones since the server started). */
   readonly runs = new Map<string, Run>();
   current: Run | null = null;
   io: Server | null = null;
   readonly recorders = new Map<string, RunRecorder>();
   readonly recovery = new Map<string, RecoveryInfo>();
-  private clientFiles = new Map<number, Promise<ClientModelFiles>>();
+  /** By `${cut}` (labels "server") or `${cut}+head` (labels "client": ln_f too). */
+  private clientFiles = new Map<string, Promise<ClientModelFiles>>();
   private builtFiles: ClientModelFiles[] = [];
   /** Where each live run's server part sits in the compute worker, and how to rebuild it. */
   private parts = new Map<string, { key: string; spec: ServerPartSpec }>();
@@ -73,26 +84,30 @@ export class RunManager {
     return cut;
   }
 
-  /** The client part's download files for a cut, built once, off the main thread (1–2 s for GPT-2 S). */
-  files(cut: number): Promise<ClientModelFiles> {
-    let f = this.clientFiles.get(cut);
+  /**
+   * The client part's download files for a cut, built once, off the main thread (1–2 s for GPT-2 S).
+   * `head`: the U-shaped split's client part, which also holds ln_f.
+   */
+  files(cut: number, head = false): Promise<ClientModelFiles> {
+    const key = head ? `${cut}+head` : `${cut}`;
+    let f = this.clientFiles.get(key);
     if (!f) {
-      f = this.buildFile(cut, 'F16').then((f16) => {
-        const files = clientModelFiles(this.model.config, cut, f16, () => this.buildFile(cut, 'F32'));
+      f = this.buildFile(cut, 'F16', head).then((f16) => {
+        const files = clientModelFiles(this.model.config, cut, f16, () => this.buildFile(cut, 'F32', head), head);
         this.builtFiles.push(files);
         return files;
       });
-      f.catch(() => this.clientFiles.delete(cut)); // a failed build is tried again on the next request
-      this.clientFiles.set(cut, f);
+      f.catch(() => this.clientFiles.delete(key)); // a failed build is tried again on the next request
+      this.clientFiles.set(key, f);
     }
     return f;
   }
 
-  private async buildFile(cut: number, dtype: 'F16' | 'F32'): Promise<ClientFile> {
+  private async buildFile(cut: number, dtype: 'F16' | 'F32', head = false): Promise<ClientFile> {
     const worker = new ComputeWorker({ role: 'files', backend: 'none', config: this.model.config, weights: this.model.weights });
     try {
       await worker.start();
-      return await worker.request<ClientFile>({ op: 'client-file', cut, dtype });
+      return await worker.request<ClientFile>({ op: 'client-file', cut, dtype, ...(head ? { head } : {}) });
     } finally {
       await worker.close();
     }
@@ -227,11 +242,12 @@ export class RunManager {
 
   private async build(settings: RunSettings, cut: number, o: { id?: string; restore?: RunRestore; checkpoint?: CheckpointData }): Promise<Run> {
     const { config } = this.model;
-    await this.files(cut);
+    await this.files(cut, settings.labels === 'client');
     const totalServerSteps = settings.rounds * settings.interval * Math.max(1, settings.minClients);
     const ck = o.checkpoint;
     const spec: ServerPartSpec = {
       config, cut, lora: this.loraOf(settings), seed: settings.seed, lr: settings.serverLr, smoothing: settings.labelSmoothing,
+      ...(settings.labels === 'client' ? { labels: 'client' as const } : {}),
       schedule: settings.serverSchedule === 'constant' ? { kind: 'constant' } : { kind: 'linear', warmup: Math.min(settings.serverWarmup, Math.floor(totalServerSteps / 10)), total: totalServerSteps },
       from: ck ? { adapter: ck.server, optimizer: ck.optimizer, stats: ck.state.engine } : undefined,
     };
@@ -242,6 +258,7 @@ export class RunManager {
     await engine.checkpoint();
     const run = new Run({ id: o.id, settings, modelId: this.model.id, config, cut, engine, restore: o.restore });
     this.parts.set(run.id, { key, spec });
+    this.cluster?.built(run, spec);
     run.on('metric', (m) => {
       if (m.kind !== 'step' && m.kind !== 'throughput') this.log.info({ run: run.id, ...m }, `run ${m.kind}`);
     });
@@ -308,6 +325,7 @@ export class RunManager {
     this.current = run;
     run.start();
     if (this.io) admitLobby(this.io);
+    this.cluster?.attached(run);
   }
 
   // ---- what the API shows -------------------------------------------------------------------

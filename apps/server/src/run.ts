@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { FedAvgStrategy, RobustStrategy, RoundTracker, StepDeadline, type RoundOutcome, type Strategy } from '@splitlora/federation';
 import { initLora, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import {
-  PROTOCOL_VERSION, ProtocolError, checkActivations, checkAdapter, decodeTensor, encodeTensor,
-  type ActivationsMessage, type AdapterMessage, type ClientState, type HelloMessage, type RunConfig, type RunStateName,
+  PROTOCOL_VERSION, ProtocolError, checkActivations, checkAdapter, checkFront, checkTopGradient, decodeTensor, encodeTensor,
+  type ActivationsMessage, type AdapterMessage, type FrontMessage, type TopGradientMessage, type ClientState, type HelloMessage, type RunConfig, type RunStateName,
   type ServerMessageName, type Message,
 } from '@splitlora/protocol';
 import { ComputeUnavailable, type ServerEngine } from './engine';
@@ -38,6 +38,8 @@ export interface ClientRecord {
   /** When its last gradient went out (for tokensPerSec). */
   lastStepAt: number | null;
   inFlight: boolean;
+  /** U-shaped split: the step whose h_L went out and whose ∂loss/∂h_L the server waits for. */
+  pendingTop?: { step: number; shape: number[]; at: number } | null;
   /** Rounds this client was dropped from (it waits for the next aggregate). */
   excludedRound: number | null;
 }
@@ -158,6 +160,9 @@ export class Run extends EventEmitter {
       wire: { acts: s.wire, grad: s.wire },
       lr: s.clientLr,
       seed: s.seed,
+      ...(s.labels === 'client' ? { labels: 'client' as const, smoothing: s.labelSmoothing } : {}),
+      ...(s.actClip !== undefined ? { actClip: s.actClip } : {}),
+      ...(s.actNoise ? { actNoise: s.actNoise } : {}),
     };
   }
 
@@ -202,6 +207,7 @@ export class Run extends EventEmitter {
     this.roundStates.clear();
     for (const c of this.connected()) {
       c.inFlight = false;
+      c.pendingTop = null; // the new worker holds no forward: the client redoes the step
       this.welcome(c, true);
     }
     this.emit('metric', { kind: 'state', at: this.now(), state: hold.resumeTo, round: this.round, event: 'compute-restored', globalStep: this.globalStep } satisfies RunMetric);
@@ -296,6 +302,7 @@ export class Run extends EventEmitter {
     for (const c of this.clients.values()) {
       c.stepsInRound = 0;
       c.excludedRound = null;
+      this.dropTop(c); // a U-shaped forward left over from the closed round (its client was dropped)
     }
     for (const id of expected) this.deadlines.arm(id);
   }
@@ -354,6 +361,7 @@ export class Run extends EventEmitter {
 
   disconnect(rec: ClientRecord): void {
     rec.connected = false;
+    this.dropTop(rec);
     if (this.closed) return;
     this.deadlines.disarm(rec.id);
     if (this.tracker.fail(rec.id, 'disconnect')) this.emit('metric', { kind: 'client', at: this.now(), event: 'dropped', clientId: rec.id, round: this.round, reason: 'disconnect' } satisfies RunMetric);
@@ -363,6 +371,7 @@ export class Run extends EventEmitter {
 
   /** One SplitLoRA step for this client: returns when the gradient has been sent. */
   async activations(rec: ClientRecord, msg: ActivationsMessage, bytes: number): Promise<void> {
+    if (this.settings.labels === 'client') throw new ProtocolError('E_ORDER', 'this run keeps the labels in the page (labels "client"): send front, without targets or mask');
     if (msg.runId !== this.id) throw new ProtocolError('E_ORDER', `activations for run ${msg.runId}, but the current run is ${this.id}`);
     if (this.state !== 'training') throw new ProtocolError('E_ORDER', `the run is ${this.state}; wait for run-state "training"`);
     if (msg.round !== this.round) throw new ProtocolError('E_ORDER', `activations for round ${msg.round}, but the current round is ${this.round}; wait for the aggregate`);
@@ -416,6 +425,140 @@ export class Run extends EventEmitter {
     }
   }
 
+  /** Frees a U-shaped client's held forward (the server keeps at most one per client). */
+  private dropTop(rec: ClientRecord): void {
+    if (!rec.pendingTop) return;
+    rec.pendingTop = null;
+    this.opts.engine.dropHeld(rec.id).catch(() => {}); // a dead worker held nothing anyway
+  }
+
+  /** The checks every step message shares (run, state, round, exclusion, one step at a time, steps left). */
+  private checkStepOrder(rec: ClientRecord, what: string, runId: string, round: number | null): void {
+    if (runId !== this.id) throw new ProtocolError('E_ORDER', `${what} for run ${runId}, but the current run is ${this.id}`);
+    if (this.state !== 'training') throw new ProtocolError('E_ORDER', `the run is ${this.state}; wait for run-state "training"`);
+    if (round !== null && round !== this.round) throw new ProtocolError('E_ORDER', `${what} for round ${round}, but the current round is ${this.round}; wait for the aggregate`);
+    if (rec.excludedRound === this.round) throw new ProtocolError('E_ORDER', `this client was left out of round ${this.round}; wait for the aggregate`);
+    if (rec.inFlight) throw new ProtocolError('E_ORDER', 'the previous step is still being processed; wait for its gradient');
+    if (rec.stepsInRound >= this.settings.interval) throw new ProtocolError('E_ORDER', `all ${this.settings.interval} steps of round ${this.round} are done; upload the adapter and wait for the aggregate`);
+  }
+
+  private computeError(e: unknown): unknown {
+    if (e instanceof ComputeUnavailable) return new ProtocolError('E_COMPUTE', `the server's compute failed (${e.message}); the step was not applied. The round restarts from the last aggregate once it is back`);
+    return e;
+  }
+
+  /**
+   * U-shaped round trip 1: blocks [k, L) on the client's h_k; sends h_L back as `top`. The server
+   * holds the input until `top-gradient` (or drops it on a new front, a disconnect or the deadline).
+   */
+  async front(rec: ClientRecord, msg: FrontMessage, bytes: number): Promise<void> {
+    if (this.settings.labels !== 'client') throw new ProtocolError('E_ORDER', 'this run computes the loss on the server (labels "server"): send activations with targets and mask');
+    this.checkStepOrder(rec, 'front', msg.runId, msg.round);
+    const cfg = this.opts.config;
+    checkFront(msg, { dModel: cfg.nEmbd, maxBatch: this.settings.batch, maxSeqLen: this.settings.seqLen });
+    const acts = decodeTensor(msg.acts);
+    rec.pendingTop = null; // a new front replaces an unanswered one (the compute replaces its held input too)
+    rec.inFlight = true;
+    this.deadlines.disarm(rec.id);
+    try {
+      let reply: Awaited<ReturnType<ServerEngine['submitForward']>>;
+      try {
+        reply = await this.opts.engine.submitForward({ clientId: rec.id, step: msg.step, acts });
+      } catch (e) {
+        throw this.computeError(e);
+      }
+      if (!this.active) throw new ProtocolError('E_ORDER', `the run ${this.state} while this step was computed; it is not counted`);
+      rec.pendingTop = { step: msg.step, shape: reply.top.shape, at: this.now() };
+      if (!rec.connected) return this.dropTop(rec); // it left while its forward ran
+      rec.bytesUp += bytes;
+      const top = encodeTensor(reply.top, this.settings.wire);
+      rec.bytesDown += top.data.byteLength + 64;
+      rec.send('top', { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, top });
+      // The client owes ∂loss/∂h_L now: the step deadline runs again.
+      if (this.tracker.isExpected(rec.id)) this.deadlines.arm(rec.id);
+    } finally {
+      rec.inFlight = false;
+    }
+  }
+
+  /**
+   * U-shaped round trip 2: ∂loss/∂h_L for the held forward; the server back-propagates, steps its
+   * adapter and sends ∂loss/∂h_k as `front-gradient`. No loss reaches the server: its step metric
+   * has loss null.
+   */
+  async topGradient(rec: ClientRecord, msg: TopGradientMessage, bytes: number): Promise<void> {
+    if (this.settings.labels !== 'client') throw new ProtocolError('E_ORDER', 'this run computes the loss on the server (labels "server"): send activations with targets and mask');
+    this.checkStepOrder(rec, 'top-gradient', msg.runId, null);
+    const pending = rec.pendingTop;
+    if (!pending || pending.step !== msg.step) {
+      throw new ProtocolError('E_ORDER', `top-gradient for step ${msg.step}, but ${pending ? `step ${pending.step}'s top` : 'no top'} is waiting for one; send front again`);
+    }
+    checkTopGradient(msg, pending.shape);
+    const grad = decodeTensor(msg.grad);
+    rec.pendingTop = null;
+    rec.inFlight = true;
+    this.deadlines.disarm(rec.id);
+    try {
+      let reply: Awaited<ReturnType<ServerEngine['submitBackward']>>;
+      try {
+        reply = await this.opts.engine.submitBackward({ clientId: rec.id, step: msg.step, grad });
+      } catch (e) {
+        throw this.computeError(e);
+      }
+      if (!this.active) throw new ProtocolError('E_ORDER', `the run ${this.state} while this step was computed; it is not counted`);
+      if (!reply) throw new ProtocolError('E_ORDER', `the server no longer holds the forward of step ${msg.step} (its compute restarted or it timed out); send front again`);
+      const out = encodeTensor(reply.grad, this.settings.wire);
+      const [B, T] = pending.shape;
+      this.countStep(rec, B * T, bytes, null);
+      rec.bytesDown += out.data.byteLength + 64;
+      rec.send('front-gradient', { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, grad: out });
+      this.afterStep(rec, B * T, null);
+    } finally {
+      rec.inFlight = false;
+    }
+  }
+
+  /**
+   * A step a cluster node computed for this client (cluster/coordinator.ts): the node checked the
+   * order and sent the gradient; the run counts it as its own. As in activations, a step whose
+   * round closed while it was computed counts in the round that is open now (its client counts it
+   * there too); older ones are ignored.
+   */
+  recordRemoteStep(rec: ClientRecord, step: { round: number; tokens: number; bytesUp: number; bytesDown: number; loss: number }): void {
+    if (this.state !== 'training' || (step.round !== this.round && step.round !== this.round - 1) || rec.excludedRound === this.round) return;
+    this.countStep(rec, step.tokens, step.bytesUp, step.loss);
+    rec.bytesDown += step.bytesDown;
+    this.afterStep(rec, step.tokens, step.loss);
+  }
+
+  /** A step landed: the client's and the run's counters. */
+  private countStep(rec: ClientRecord, tokens: number, bytes: number, loss: number | null): void {
+    rec.stepsInRound += 1;
+    rec.steps += 1;
+    rec.tokens += tokens;
+    rec.bytesUp += bytes;
+    if (loss !== null) rec.lastLoss = loss;
+    const now = this.now();
+    if (rec.lastStepAt !== null && now > rec.lastStepAt) {
+      const tps = (tokens * 1000) / (now - rec.lastStepAt);
+      rec.tokensPerSec = rec.tokensPerSec === null ? tps : 0.7 * rec.tokensPerSec + 0.3 * tps; // smoothed over ~3 steps
+    }
+    rec.lastStepAt = now;
+    rec.lastSeen = now;
+    this.globalStep += 1;
+  }
+
+  /** The step metric, the deadline for the next step, and the upload request after the round's last step. */
+  private afterStep(rec: ClientRecord, tokens: number, loss: number | null): void {
+    this.emit('metric', { kind: 'step', at: this.now(), clientId: rec.id, round: this.round, step: rec.steps, globalStep: this.globalStep, loss, tokens } satisfies RunMetric);
+    if (rec.connected && this.tracker.isExpected(rec.id)) {
+      this.deadlines.arm(rec.id);
+      if (rec.stepsInRound === this.settings.interval) {
+        rec.send('aggregate-request', { v: PROTOCOL_VERSION, runId: this.id, round: this.round, deadlineMs: this.settings.stepDeadlineMs });
+      }
+    }
+  }
+
   adapter(rec: ClientRecord, msg: AdapterMessage, bytes: number): void {
     if (msg.runId !== this.id) throw new ProtocolError('E_ORDER', `adapter for run ${msg.runId}, but the current run is ${this.id}`);
     if (msg.round !== this.round) throw new ProtocolError('E_ORDER', `adapter for round ${msg.round}, but the current round is ${this.round}`);
@@ -434,6 +577,9 @@ export class Run extends EventEmitter {
   /** Drops overdue clients and closes the round when it is settled. Called on events and by a timer. */
   tick(): void {
     if (this.state === 'paused') return;
+    for (const c of this.clients.values()) {
+      if (c.pendingTop && this.now() - c.pendingTop.at > this.settings.stepDeadlineMs) this.dropTop(c);
+    }
     for (const id of this.deadlines.expired()) {
       if (this.tracker.fail(id, 'deadline')) {
         const rec = this.clients.get(id);

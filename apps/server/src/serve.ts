@@ -16,6 +16,8 @@ export interface ServeOptions {
   autoRun?: Record<string, unknown> | null;
   maxBatch?: number;
   maxSeqLen?: number;
+  /** redis://HOST:PORT: coordinate `splitlora node` processes through this Redis (see cluster/). */
+  redis?: string;
 }
 
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../dist/web', import.meta.url));
@@ -24,7 +26,7 @@ export async function serve(opts: ServeOptions) {
   const token = opts.token ?? randomBytes(12).toString('base64url');
   const { app, manager } = await buildApp({
     model: opts.model, token, backend: opts.backend, webDir: opts.webDir ?? DEFAULT_WEB_DIR, dataDir: opts.dataDir,
-    logger: { level: process.env.LOG_LEVEL ?? 'info' }, maxBatch: opts.maxBatch, maxSeqLen: opts.maxSeqLen,
+    logger: { level: process.env.LOG_LEVEL ?? 'info' }, maxBatch: opts.maxBatch, maxSeqLen: opts.maxSeqLen, redis: opts.redis,
   });
   // Start the training worker now, so its backend is known (and a broken one fails here, loudly).
   await manager.compute.ready;
@@ -44,6 +46,7 @@ export async function serve(opts: ServeOptions) {
     `  Operator API:      ${base}/api/runs   (changes need "Authorization: Bearer ${token}")`,
     `  Operator token:    ${token}`,
     ...(opts.dataDir ? [`  Data directory:    ${opts.dataDir}`] : []),
+    ...(opts.redis ? [`  Cluster:           coordinator on ${opts.redis}; start nodes with "splitlora node --redis ${opts.redis} --port P"`] : []),
     ...(resumed ? [`  Resumed run:       ${resumed.id} at round ${resumed.round}, global step ${resumed.globalStep}`] : []),
     '',
   ];

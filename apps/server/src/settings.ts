@@ -49,6 +49,16 @@ export const RunSettingsSchema = Type.Object(
     /** Merge concurrent clients' activations into one server step. */
     batching: Type.Boolean({ default: true }),
     labelSmoothing: Type.Number({ minimum: 0, maximum: 1, default: 0.1 }),
+    /**
+     * Where the loss is computed. "server" (SplitLoRA): volunteers send target ids and the loss mask
+     * with their activations. "client" (U-shaped split): volunteers also run ln_f and the tied head,
+     * so no target, mask or loss leaves the page; a step takes two round trips.
+     */
+    labels: Type.Union([Type.Literal('server'), Type.Literal('client')], { default: 'server' }),
+    /** Defence: each volunteer clips every uploaded activation row (one position's d values) to this L2 norm. */
+    actClip: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    /** Defence: each volunteer adds Gaussian noise of this std to every uploaded activation, after clipping. */
+    actNoise: Type.Optional(Type.Number({ minimum: 0 })),
     seed: Type.Integer({ default: 0 }),
     /** Held-out data file for evaluation (a path on the server). */
     evalData: Type.Optional(Type.String({ maxLength: 4096 })),

@@ -85,6 +85,8 @@ export function attachSockets(http: HttpServer, host: SocketHost, limits: { dMod
         if (name === 'status') return;
         if (!rec || !run) throw new ProtocolError('E_ORDER', `${name} before welcome; send hello first and wait for the run`);
         if (name === 'activations') await run.activations(rec, msg as never, bytes);
+        else if (name === 'front') await run.front(rec, msg as never, bytes);
+        else if (name === 'top-gradient') await run.topGradient(rec, msg as never, bytes);
         else if (name === 'adapter') run.adapter(rec, msg as never, bytes);
       } catch (e) {
         reject(event, e);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadIdentity, saveIdentity } from './identity';
+import { loadIdentity, loadNoiseSeed, saveIdentity } from './identity';
 
 function memory() {
   const m = new Map<string, string>();
@@ -20,5 +20,16 @@ describe('volunteer identity in sessionStorage', () => {
 
   it('a storage that refuses writes is not an error', () => {
     expect(() => saveIdentity({ setItem: () => { throw new Error('QuotaExceededError'); } }, { clientId: 'c', resumeToken: 't' })).not.toThrow();
+  });
+
+  it('the noise seed is made once per tab and kept; a broken entry is replaced', () => {
+    const s = memory();
+    const seed = loadNoiseSeed(s);
+    expect(Number.isInteger(seed) && seed > 0).toBe(true);
+    expect(loadNoiseSeed(s)).toBe(seed);
+    s.m.set('splitlora.noiseSeed', 'junk');
+    const fresh = loadNoiseSeed(s);
+    expect(Number.isInteger(fresh) && fresh > 0).toBe(true);
+    expect(loadNoiseSeed(s)).toBe(fresh);
   });
 });

@@ -6,7 +6,7 @@ import { configFromHf, toWeights } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
 import { io } from 'socket.io-client';
 import { browserByteCache } from './byte-cache';
-import { loadIdentity, saveIdentity } from './identity';
+import { loadIdentity, loadNoiseSeed, saveIdentity } from './identity';
 import { sampleShard, shardFromFile, type Shard } from './data-source';
 import { keepWebglReadbacksOffTimers } from './hidden-tab';
 import { readPageOptions } from './page-options';
@@ -91,6 +91,7 @@ function onEvent(e: VolunteerEvent): void {
   else if (e.type === 'error') ui.addLog(`${e.code}: ${e.message}`, true);
   else if (e.type === 'log') ui.addLog(e.message, e.message.startsWith('error'));
   else if (e.type === 'identity') saveIdentity(sessionStorage, e.identity);
+  else if (e.type === 'defence') ui.showDefence(e.actClip, e.actNoise);
 }
 
 async function join(): Promise<void> {
@@ -107,7 +108,7 @@ async function join(): Promise<void> {
   const socket = io(location.origin, { parser: msgpackParser, transports: ['websocket'] });
   socket.on('connect_error', (err) => ui.addLog(`cannot reach the server: ${err.message}`, true));
   hook.watchSocket(socket);
-  volunteer = new Volunteer({ socket, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent, identity: loadIdentity(sessionStorage) });
+  volunteer = new Volunteer({ socket, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent, identity: loadIdentity(sessionStorage), noiseSeed: loadNoiseSeed(sessionStorage) });
   hook.attach(volunteer);
   ui.clearSteps();
   volunteer.start();

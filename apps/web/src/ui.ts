@@ -35,6 +35,7 @@ export class Ui {
   private readonly progress = el<HTMLProgressElement>('model-progress');
   private readonly modelStatus = el('model-status');
   private readonly log = el<HTMLUListElement>('log');
+  private readonly defence = el('defence');
   private readonly chart = new LossChart(el('loss-chart'));
   private readonly cells = {
     state: el('s-state'), backend: el('s-backend'), step: el('s-step'), loss: el('s-loss'),
@@ -104,6 +105,18 @@ export class Ui {
     this.cells.down.textContent = formatBytes(s.bytesDown);
     this.cells.round.textContent = String(s.round);
     this.cells.aggregations.textContent = String(s.aggregations);
+  }
+
+  /** The run's activation defence, as the server's welcome states it. */
+  showDefence(actClip: number | null, actNoise: number): void {
+    this.defence.hidden = false;
+    const parts = [
+      ...(actClip !== null ? [`every activation row is clipped to length ${actClip}`] : []),
+      ...(actNoise > 0 ? [`Gaussian noise of σ = ${actNoise} is added to every value (seeded by a secret kept in this tab)`] : []),
+    ];
+    this.defence.textContent = parts.length
+      ? `Defence in force for this run: ${parts.join(', then ')}, before the activations leave this page. It makes them harder to invert; it does not hide the target ids.`
+      : 'Defence in force for this run: none. The activations leave this page exactly as computed.';
   }
 
   showLeft(): void {

@@ -200,7 +200,8 @@ export async function downloadClientModel(baseUrl: string, opts: DownloadOptions
   const config = configFromHf(configJson);
   const cut = Number(configJson['splitlora_cut']);
   if (!Number.isInteger(cut) || cut < 1) throw new Error('the server\'s client config has no valid "splitlora_cut"');
-  const names = new Set(clientTensorNames(config, cut));
+  // A U-shaped run's file (labels "client") also holds ln_f: this page computes the loss.
+  const names = new Set(clientTensorNames(config, cut, { head: configJson['splitlora_head'] === true }));
   const { weights } = loadGpt2FromFiles(configJson, bytes, { include: (n) => names.has(n) });
   return { info, config, cut, weights, fromCache, dtype, bytes: bytes.byteLength, resumes, verified };
 }

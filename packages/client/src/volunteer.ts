@@ -2,7 +2,9 @@
 // an in-process Node client. Per local step: forward the client blocks on a batch of local data,
 // send the cut activations (with targets and mask), wait for ∂loss/∂activations, back-propagate
 // into the client adapter and step AdamW. After `interval` steps: upload the adapter when asked,
-// then continue from the federated average. The training text never leaves this object.
+// then continue from the federated average. The training text never leaves this object. With
+// the run setting labels "client" (the U-shaped split) this object also runs ln_f, the tied head
+// and the loss, and a step is two round trips (stepU): targets, mask and loss stay here too.
 // Each upload carries the client's training state (AdamW moments, data-order cursor, step
 // count); the server checkpoints it and hands it back in `welcome` after a restart, so the
 // client continues exactly from the checkpoint instead of from steps the server has forgotten.
@@ -11,8 +13,9 @@ import { BatchIterator, fingerprintExamples, makeBatch, type EncodedExample } fr
 import { ClientModel, SPLITLORA_ADAMW, disposeWeights, type GPT2Config, type Weights } from '@splitlora/model';
 import {
   PROTOCOL_VERSION, WIRE_FORMATS, assertWireFinite, decodeTensor, encodeTensor, validate,
-  type ClientState, type GradientMessage, type RunConfig, type ServerMessageName, type WelcomeMessage,
+  type ClientState, type FrontGradientMessage, type GradientMessage, type RunConfig, type ServerMessageName, type TopMessage, type WelcomeMessage,
 } from '@splitlora/protocol';
+import { applyDefence, clipRowsBackward, isDefended } from '@splitlora/privacy/defences';
 import type { Socket } from 'socket.io-client';
 
 export interface VolunteerStats {
@@ -35,6 +38,8 @@ export type VolunteerEvent =
   | { type: 'uploaded'; round: number; adapter: Record<string, { shape: number[]; data: Float32Array }>; examples: number; state: ClientState }
   | { type: 'restored'; state: ClientState }
   | { type: 'identity'; identity: VolunteerIdentity }
+  /** The run's activation defence (on every welcome): clip rows to `actClip` (null: none), then noise of std `actNoise`. */
+  | { type: 'defence'; actClip: number | null; actNoise: number }
   | { type: 'error'; code: string; message: string }
   | { type: 'log'; message: string };
 
@@ -58,6 +63,12 @@ export interface VolunteerOptions {
   stepTimeoutMs?: number;
   /** Come back as this client (from an earlier 'identity' event); refused or unknown → join as new. */
   identity?: VolunteerIdentity | null;
+  /**
+   * Secret seed of the activation noise (run setting actNoise); never sent. Keep it with the identity:
+   * a step redone after a restart then sends the same noise, so the server cannot average two draws.
+   * Default: random.
+   */
+  noiseSeed?: number;
 }
 
 /** The LoRA dropout seed of local step `step` (0-based) of a volunteer whose data-order seed is `seed`. */
@@ -123,6 +134,8 @@ export class Volunteer {
   /** Retries of a refused identity on this connection (see the E_AUTH handler). */
   private identityRetries = 0;
   private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
+  /** U-shaped split (labels "client"): the reply this step waits for, h_L ('top') or ∂loss/∂h_k ('grad'). */
+  private pendingU: { step: number; phase: 'top' | 'grad'; resolve: (m: TopMessage | FrontGradientMessage) => void; reject: (e: Error) => void } | null = null;
   private batches: BatchIterator;
   private readonly fingerprint: string;
   /**
@@ -133,8 +146,12 @@ export class Volunteer {
   /** Batches skipped in a row because truncation left them no completion token. */
   private emptySkips = 0;
 
+  /** The activation noise's secret seed (see VolunteerOptions.noiseSeed). */
+  private readonly noiseSeed: number;
+
   constructor(private readonly opts: VolunteerOptions) {
     if (opts.examples.length === 0) throw new Error('volunteer: no training examples');
+    this.noiseSeed = opts.noiseSeed ?? crypto.getRandomValues(new Uint32Array(1))[0];
     this.batches = new BatchIterator(opts.examples.length, 1, { seed: opts.seed ?? 0 });
     this.fingerprint = fingerprintExamples(opts.examples);
     if (opts.identity) {
@@ -180,6 +197,12 @@ export class Volunteer {
     on('gradient', (m) => {
       if (this.pending && this.pending.step === m.step) this.pending.resolve(m);
     });
+    on('top', (m) => {
+      if (this.pendingU?.phase === 'top' && this.pendingU.step === m.step) this.pendingU.resolve(m);
+    });
+    on('front-gradient', (m) => {
+      if (this.pendingU?.phase === 'grad' && this.pendingU.step === m.step) this.pendingU.resolve(m);
+    });
     on('aggregate-request', (m) => {
       this.uploadRound = m.round;
       this.kick();
@@ -220,6 +243,9 @@ export class Volunteer {
       this.emit({ type: 'error', code: m.code, message: m.message });
       // A compute failure refuses no batch: the server restarts the round and this step is redone.
       this.pending?.reject(m.code === 'E_COMPUTE' ? new Error(`${m.code}: ${m.message}`) : new StepRefused(`${m.code}: ${m.message}`));
+      // A top-gradient the server can no longer match (its forward was dropped) means: redo the step.
+      const redo = m.code === 'E_COMPUTE' || (m.code === 'E_ORDER' && this.pendingU?.phase === 'grad');
+      this.pendingU?.reject(redo ? new Error(`${m.code}: ${m.message}`) : new StepRefused(`${m.code}: ${m.message}`));
     });
     s.on('connect', () => {
       this.identityRetries = 0;
@@ -227,6 +253,7 @@ export class Volunteer {
     });
     s.on('disconnect', () => {
       this.pending?.reject(new Error('disconnected'));
+      this.pendingU?.reject(new Error('disconnected'));
       this.setStatus('connecting');
     });
     if (s.connected) this.hello();
@@ -262,6 +289,7 @@ export class Volunteer {
     this.emit({ type: 'identity', identity: { clientId: m.clientId, resumeToken: m.resumeToken } });
     this.runId = m.runId;
     this.config = m.config;
+    this.emit({ type: 'defence', actClip: m.config.actClip ?? null, actNoise: m.config.actNoise ?? 0 });
     const key = `${m.runId}`;
     if (!this.model || this.modelKey !== key) {
       this.setStatus('loading');
@@ -384,6 +412,10 @@ export class Volunteer {
     const acts = model.forward(b.ids, b.batch, b.seqLen, seed);
     const data = (await acts.data()) as Float32Array;
     acts.dispose();
+    // Clip, then noise, seeded by the secret and the step: a retried step sends the same bytes.
+    const defence = { actClip: cfg.actClip, actNoise: cfg.actNoise, noiseSeed: this.noiseSeed };
+    const sent = isDefended(defence) ? applyDefence(Float32Array.from(data), cfg.dModel, defence, step) : data;
+    if (cfg.labels === 'client') return this.stepU(b, indices, order, step, seed, data, sent, t0);
     const reply = new Promise<GradientMessage>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no gradient from the server in time')), this.opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS);
       this.pending = {
@@ -394,7 +426,7 @@ export class Volunteer {
     });
     this.send('activations', {
       v: PROTOCOL_VERSION, runId: this.runId!, step, round: this.stats.round, batch: b.batch, seqLen: b.seqLen,
-      acts: encodeTensor({ shape: [b.batch, b.seqLen, cfg.dModel], data }, cfg.wire.acts), targets, mask: b.mask,
+      acts: encodeTensor({ shape: [b.batch, b.seqLen, cfg.dModel], data: sent }, cfg.wire.acts), targets, mask: b.mask,
     });
     let g: GradientMessage;
     try {
@@ -414,6 +446,9 @@ export class Volunteer {
     const want = [b.batch, b.seqLen, cfg.dModel];
     if (g.grad.shape.join() !== want.join()) throw new Error(`gradient has shape [${g.grad.shape}], expected [${want}]`);
     const grad = decodeTensor(g.grad);
+    // The server's gradient is w.r.t. the rows it received; the clip's Jacobian carries it back to ours
+    // (exact, not straight-through: a clipped row's gradient shrinks by C/|a| and loses its radial part).
+    if (cfg.actClip !== undefined) clipRowsBackward(data, grad.data, cfg.dModel, cfg.actClip);
     const gradT = tf.tensor(grad.data, grad.shape);
     model.backward(b.ids, b.batch, b.seqLen, seed, gradT);
     gradT.dispose();
@@ -426,6 +461,73 @@ export class Volunteer {
     this.stats.loss = g.loss;
     this.stats.tokensPerSec = tokens / (ms / 1000);
     this.emit({ type: 'step', step: this.stats.step, loss: g.loss, tokens, ms, indices });
+    this.emit({ type: 'stats', stats: { ...this.stats } });
+  }
+
+  /** Sends one message of a U-shaped step and waits for the server's answer to it. */
+  private exchange<M extends TopMessage | FrontGradientMessage>(phase: 'top' | 'grad', step: number, send: () => void): Promise<M> {
+    return new Promise<M>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${phase === 'top' ? 'top' : 'front-gradient'} from the server in time`)), this.opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS);
+      this.pendingU = {
+        step, phase,
+        resolve: (m) => { clearTimeout(timer); resolve(m as M); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+      send();
+    }).finally(() => { this.pendingU = null; });
+  }
+
+  /**
+   * One U-shaped step (labels "client"): h_k up, h_L down; ln_f, the tied head, the loss and
+   * ∂loss/∂h_L here; that up, ∂loss/∂h_k down; backward into the client adapter. Target ids, the
+   * mask and the loss stay in this object. `data` is the forward output, `sent` what went up.
+   */
+  private async stepU(b: ReturnType<typeof makeBatch>, indices: number[], order: BatchIterator, step: number, seed: number, data: Float32Array, sent: Float32Array, t0: number): Promise<void> {
+    const cfg = this.config!;
+    const model = this.model!;
+    const shape = [b.batch, b.seqLen, cfg.dModel];
+    let fg: FrontGradientMessage;
+    let loss: number;
+    try {
+      const top = await this.exchange<TopMessage>('top', step, () => this.send('front', {
+        v: PROTOCOL_VERSION, runId: this.runId!, step, round: this.stats.round, batch: b.batch, seqLen: b.seqLen,
+        acts: encodeTensor({ shape, data: sent }, cfg.wire.acts),
+      }));
+      assertWireFinite('top.top', top.top);
+      if (top.top.shape.join() !== shape.join()) throw new Error(`top has shape [${top.top.shape}], expected [${shape}]`);
+      const topT = tf.tensor(decodeTensor(top.top).data, shape);
+      const head = model.topGrad(topT, b.targets, b.mask, cfg.smoothing ?? 0);
+      topT.dispose();
+      loss = (await head.loss.data())[0];
+      const gradTop = (await head.gradTop.data()) as Float32Array;
+      tf.dispose([head.loss, head.gradTop]);
+      if (!Number.isFinite(loss)) throw new StepRefused(`the loss of step ${step} is not finite; its batch is skipped`);
+      fg = await this.exchange<FrontGradientMessage>('grad', step, () => this.send('top-gradient', {
+        v: PROTOCOL_VERSION, runId: this.runId!, step, grad: encodeTensor({ shape, data: gradTop }, cfg.wire.grad),
+      }));
+    } catch (e) {
+      // As in step(): a refused batch is skipped; a lost one (disconnect, compute restart, dropped forward) is redone.
+      if (e instanceof StepRefused) this.batches = order;
+      this.fail(e);
+      await new Promise((r) => setTimeout(r, LOST_STEP_BACKOFF_MS));
+      return;
+    }
+    assertWireFinite('front-gradient.grad', fg.grad);
+    if (fg.grad.shape.join() !== shape.join()) throw new Error(`front-gradient has shape [${fg.grad.shape}], expected [${shape}]`);
+    const grad = decodeTensor(fg.grad);
+    if (cfg.actClip !== undefined) clipRowsBackward(data, grad.data, cfg.dModel, cfg.actClip);
+    const gradT = tf.tensor(grad.data, grad.shape);
+    model.backward(b.ids, b.batch, b.seqLen, seed, gradT);
+    gradT.dispose();
+    const ms = performance.now() - t0;
+    const tokens = b.batch * b.seqLen;
+    this.batches = order;
+    this.localStep += 1;
+    this.stepsInRound += 1;
+    this.stats.step += 1;
+    this.stats.loss = loss;
+    this.stats.tokensPerSec = tokens / (ms / 1000);
+    this.emit({ type: 'step', step: this.stats.step, loss, tokens, ms, indices });
     this.emit({ type: 'stats', stats: { ...this.stats } });
   }
 

@@ -18,6 +18,8 @@ export { detectFormat, parseDataFile, parseE2ECsv, parseE2EText, parseJsonl, par
 export type { DataFormat } from './loaders';
 export { SYNTHETIC_VALUES, syntheticE2E } from './synthetic';
 export type { SyntheticOptions } from './synthetic';
+export { CORPUS_VALUES, DEFAULT_CORPUS, restaurantCorpus, restaurantCorpusExamples } from './corpus';
+export type { CorpusOptions } from './corpus';
 export { DEFAULT_DIRICHLET_ATTR, parsePartitionSpec, partition } from './partition';
 export type { PartitionSpec } from './partition';
 export { BatchIterator, epochOrder, makeBatch } from './batching';

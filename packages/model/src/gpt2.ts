@@ -192,7 +192,7 @@ function linear(w: Weights, i: number, module: string, target: LoraTarget, x: tf
 }
 
 /** Additive causal mask [T, P+T]: query i (absolute P+i) may see keys 0..P+i. */
-function causalMask(T: number, P: number): tf.Tensor2D {
+export function causalMask(T: number, P: number): tf.Tensor2D {
   const m = new Float32Array(T * (P + T));
   for (let i = 0; i < T; i++) for (let j = P + i + 1; j < P + T; j++) m[i * (P + T) + j] = -1e9;
   return tf.tensor2d(m, [T, P + T]);

@@ -9,3 +9,4 @@ export * from './adamw';
 export * from './split';
 export * from './checkpoint/index';
 export * from './decode';
+export * from './pretrain';

@@ -27,6 +27,13 @@ export interface LoraDropout {
    * of the whole batch, so splitting a batch changes nothing.
    */
   rowOffset?: number;
+  /**
+   * Rows from several clients' steps packed into one batch (the U-shaped server), each with its own
+   * seed: segment j covers `batch` sequences of `seqLen` real positions, padded to `paddedLen`. Its
+   * masks are those of that step alone (rowOffset 0, no padding), so packing changes nothing.
+   * `seed` is then unused.
+   */
+  segments?: { seed: number; batch: number; seqLen: number; paddedLen: number }[];
 }
 
 /** Expected adapter tensor shapes for blocks [from, to). */
@@ -68,6 +75,20 @@ function siteSeed(seed: number, block: number, site: string): number {
 function dropoutMask(x: tf.Tensor2D, d: LoraDropout, block: number, site: string): tf.Tensor2D {
   const [n, cols] = x.shape;
   const off = d.rowOffset ?? 0;
+  if (d.segments) {
+    // Each segment's own draw [B·Tc, cols], padded to [B·T, cols] with ones (padding is never read).
+    const parts = d.segments.map((g) => {
+      const u = tf.randomUniform([g.batch * g.seqLen, cols], 0, 1, 'float32', siteSeed(g.seed, block, site));
+      const keep = tf.cast(tf.greaterEqual(u, d.p), 'float32');
+      if (g.paddedLen === g.seqLen) return keep;
+      const padded = tf.pad(tf.reshape(keep, [g.batch, g.seqLen, cols]), [[0, 0], [0, g.paddedLen - g.seqLen], [0, 0]], 1);
+      return tf.reshape(padded, [g.batch * g.paddedLen, cols]);
+    });
+    const all = parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+    if (all.shape[0] < off + n) throw new Error(`lora: dropout segments cover ${all.shape[0]} rows, the input needs ${off + n}`);
+    const rows = off > 0 || all.shape[0] > n ? tf.slice(all, [off, 0], [n, cols]) : all;
+    return tf.div(rows, 1 - d.p) as tf.Tensor2D;
+  }
   // A seeded stream fills rows in order, so rows [off, off+n) of a taller draw are those of the whole batch.
   const drawn = tf.randomUniform([off + n, cols], 0, 1, 'float32', siteSeed(d.seed, block, site));
   const u = off > 0 ? tf.slice(drawn, [off, 0], [n, cols]) : drawn;

@@ -111,7 +111,7 @@ export class SubModel {
   readonly transposedCopies: boolean;
   /** Whether matmuls get fresh weight copies (resolved from the option). */
   readonly transientPacks: boolean;
-  private readonly microBatch: number | 'auto';
+  protected readonly microBatch: number | 'auto';
 
   constructor(readonly config: GPT2Config, readonly weights: Weights, readonly range: Range, readonly loraConfig: LoraConfig, opts: Omit<SubModelOptions, 'lora'>) {
     this.transposedCopies = resolveTransposedCopies(opts.transposedCopies, frozenMatmulBytes(config, range));
@@ -280,6 +280,86 @@ export class ClientModel extends SubModel {
     const grads = this.grads(ids, B, T, dropoutSeed, gradActs);
     this.optimizer.apply(this.vars, grads);
     tf.dispose(Object.values(grads));
+  }
+
+  /**
+   * U-shaped split (labels stay here): ln_f, the tied head and the smoothed loss on the server's
+   * top hidden states h_L [B, T, d]. Returns the loss and ∂loss/∂h_L [B, T, d]. The weights must
+   * include ln_f (the client file of a `labels: "client"` run does). Frozen: nothing here trains.
+   */
+  topGrad(top: tf.Tensor, targets: Int32Array, mask: Float32Array, smoothing: number): { loss: tf.Scalar; gradTop: tf.Tensor3D } {
+    const [B, T, d] = top.shape;
+    if (targets.length !== B * T || mask.length !== B * T) throw new Error(`client head: ${targets.length} targets and ${mask.length} mask values for h_L [${top.shape}]`);
+    return tf.tidy(() => {
+      const w = maskWeights(mask);
+      // Micro-batches of whole sequences bound the [rows, V] logits as on the server.
+      const perSequence = tapeBytesPerSequence(this.config, 0, T, activeRows(w).length / B);
+      const per = this.microBatch === 'auto' ? Math.max(1, Math.min(B, Math.floor(tapeBudgetBytes() / perSequence))) : Math.min(B, this.microBatch);
+      let loss: tf.Tensor = tf.scalar(0);
+      const grads: tf.Tensor[] = [];
+      for (let s0 = 0; s0 < B; s0 += per) {
+        const s1 = Math.min(B, s0 + per);
+        const rows = headRows(targets.subarray(s0 * T, s1 * T), w.subarray(s0 * T, s1 * T), false);
+        const part = tf.reshape(s1 - s0 === B ? top : tf.slice(top, [s0, 0, 0], [s1 - s0, T, d]), [(s1 - s0) * T, d]) as tf.Tensor2D;
+        const { value, grad } = tf.valueAndGrad((h: tf.Tensor) => this.headLoss(h as tf.Tensor2D, rows, smoothing))(part);
+        loss = tf.add(loss, value);
+        grads.push(grad);
+      }
+      return { loss: loss as tf.Scalar, gradTop: tf.reshape(grads.length === 1 ? grads[0] : tf.concat(grads, 0), [B, T, d]) as tf.Tensor3D };
+    });
+  }
+}
+
+/** The U-shaped server's dropout: one step's seed, or one seed per packed client step (LoraDropout.segments). */
+export type MiddleDropout = { seed: number } | { segments: NonNullable<LoraDropout['segments']> } | null;
+
+/**
+ * Server side of the U-shaped split (`labels: "client"`): blocks [k, L) only, with their own
+ * adapter. Forward returns h_L; backward takes ∂loss/∂h_L from the client, recomputes the forward
+ * with the same dropout masks (tfjs keeps no tape across the round trip) and returns ∂loss/∂h_k.
+ */
+export class MiddleModel extends SubModel {
+  constructor(config: GPT2Config, weights: Weights, readonly cut: number, opts: SubModelOptions) {
+    super(config, weights, { from: cut, to: config.nLayer, embeds: false, head: false }, opts.lora, opts);
+  }
+
+  private masks(drop: MiddleDropout): LoraDropout | null {
+    if (!drop || this.loraConfig.dropout <= 0) return null;
+    return 'segments' in drop ? { p: this.loraConfig.dropout, seed: 0, segments: drop.segments } : { p: this.loraConfig.dropout, seed: drop.seed };
+  }
+
+  /** Cut activations [B, T, d] → top hidden states h_L [B, T, d] (before ln_f), no tape. */
+  forward(acts: tf.Tensor, drop: MiddleDropout): tf.Tensor3D {
+    const [B, T, d] = acts.shape;
+    return tf.tidy(() => tf.reshape(this.hiddenNoGrad(tf.reshape(acts, [B * T, d]), B, T, this.masks(drop)), [B, T, d]) as tf.Tensor3D);
+  }
+
+  /** ∂loss/∂acts [B, T, d] and adapter gradients, given ∂loss/∂h_L [B, T, d]. */
+  grads(acts: tf.Tensor, gradTop: tf.Tensor, drop: MiddleDropout): { gradActs: tf.Tensor3D; grads: Record<string, tf.Tensor> } {
+    const [B, T, d] = acts.shape;
+    if (gradTop.shape.join() !== acts.shape.join()) throw new Error(`server: ∂loss/∂h_L [${gradTop.shape}] does not match activations [${acts.shape}]`);
+    return tf.tidy(() => {
+      const masks = this.masks(drop);
+      const { value, grads, inputGrad } = this.microBatched(B, T, 0, (s0, s1) => {
+        const n = s1 - s0;
+        const part = n === B ? acts : tf.slice(acts, [s0, 0, 0], [n, T, d]);
+        const dy = tf.reshape(n === B ? gradTop : tf.slice(gradTop, [s0, 0, 0], [n, T, d]), [n * T, d]);
+        const m = masks && { ...masks, rowOffset: s0 * T };
+        const r = this.gradsOf((lora, x) => this.hidden(tf.reshape(x, [n * T, d]), n, T, lora, m), part, dy);
+        r.value.dispose(); // h_L itself: the client already has it
+        return { ...r, value: tf.scalar(0) };
+      });
+      value.dispose();
+      return { gradActs: tf.reshape(inputGrad!, [B, T, d]) as tf.Tensor3D, grads };
+    });
+  }
+
+  /** Backward and an optimiser step on the server adapter; returns ∂loss/∂acts [B, T, d]. */
+  step(acts: tf.Tensor, gradTop: tf.Tensor, drop: MiddleDropout): tf.Tensor3D {
+    const { gradActs, grads } = this.grads(acts, gradTop, drop);
+    this.optimizer.apply(this.vars, grads);
+    tf.dispose(Object.values(grads));
+    return gradActs;
   }
 }
 

@@ -1,5 +1,6 @@
 // Defences a volunteer can apply to its cut activations before they go on the wire: per-row L2
-// clipping to C, then Gaussian noise of std S. Pure functions over row-major [rows, d] data.
+// clipping to C, then Gaussian noise of std S. Pure functions over row-major [rows, d] data, and
+// no tfjs: the volunteer (packages/client) imports this file alone, as `@splitlora/privacy/defences`.
 import { makeRng, mixSeed } from '@splitlora/data';
 
 export interface ActivationDefence {
@@ -41,6 +42,34 @@ export function addGaussianNoise(data: Float32Array, std: number, seed: number):
     if (i + 1 < data.length) data[i + 1] += r * Math.sin(a);
   }
   return data;
+}
+
+/**
+ * In place: `grad` = ∂loss/∂(clipped rows) becomes ∂loss/∂rows, through the clip's exact Jacobian.
+ * A clipped row a → C·a/|a| has the symmetric Jacobian (C/|a|)(I − a·aᵀ/|a|²); unclipped rows pass
+ * unchanged, and the additive noise has the identity Jacobian. `rows` are the clean rows before clipping.
+ */
+export function clipRowsBackward(rows: Float32Array, grad: Float32Array, row: number, clip: number): Float32Array {
+  if (rows.length !== grad.length) throw new Error(`clipRowsBackward: ${rows.length} row values but ${grad.length} gradient values`);
+  for (let off = 0; off < rows.length; off += row) {
+    let sq = 0;
+    let dot = 0;
+    for (let j = 0; j < row; j++) {
+      sq += rows[off + j] * rows[off + j];
+      dot += rows[off + j] * grad[off + j];
+    }
+    const norm = Math.sqrt(sq);
+    if (norm <= clip) continue;
+    const s = clip / norm;
+    const along = dot / sq;
+    for (let j = 0; j < row; j++) grad[off + j] = s * (grad[off + j] - along * rows[off + j]);
+  }
+  return grad;
+}
+
+/** Whether a defence changes anything (no clip and no noise: the rows go out untouched). */
+export function isDefended(d: ActivationDefence): boolean {
+  return d.actClip !== undefined || (d.actNoise ?? 0) > 0;
 }
 
 /** Clip, then noise (the order a volunteer applies them: the noise is calibrated to the clipped norm). */

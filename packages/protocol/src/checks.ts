@@ -3,7 +3,7 @@
 // the run, values are finite and in range) so the server never feeds a bad tensor to tfjs.
 
 import { ProtocolError } from './errors';
-import type { ActivationsMessage, AdapterMessage, ClientState } from './messages';
+import type { ActivationsMessage, AdapterMessage, ClientState, FrontMessage, TopGradientMessage } from './messages';
 import { assertFinite, assertWireFinite, checkWireTensor, numel } from './wire';
 
 export interface ActivationLimits {
@@ -47,6 +47,30 @@ export function checkActivations(msg: ActivationsMessage, lim: ActivationLimits)
   }
   // The loss is sum(loss·mask)/sum(mask): an empty mask would make it 0/0.
   if (!(selected > 0)) throw new ProtocolError('E_RANGE', 'activations.mask selects no tokens; skip batches without completion tokens');
+}
+
+/** U-shaped `front`: the same size, shape and finiteness checks as activations, with nothing else to check. */
+export function checkFront(msg: FrontMessage, lim: ActivationLimits): void {
+  const { batch, seqLen, acts } = msg;
+  if (batch > lim.maxBatch || seqLen > lim.maxSeqLen) {
+    throw new ProtocolError('E_TOO_LARGE', `front: batch ${batch} × seqLen ${seqLen} exceeds the run's limit ${lim.maxBatch} × ${lim.maxSeqLen}`);
+  }
+  const want = [batch, seqLen, lim.dModel];
+  if (acts.shape.length !== 3 || acts.shape.some((s, i) => s !== want[i])) {
+    throw new ProtocolError('E_SHAPE', `front.acts: shape [${acts.shape.join(', ')}] should be [${want.join(', ')}]`);
+  }
+  checkWireTensor('front.acts', acts);
+  assertWireFinite('front.acts', acts);
+}
+
+/** U-shaped `top-gradient`: must have exactly the shape of the `top` it answers, and be finite. */
+export function checkTopGradient(msg: TopGradientMessage, topShape: readonly number[]): void {
+  const { grad } = msg;
+  if (grad.shape.length !== topShape.length || grad.shape.some((s, i) => s !== topShape[i])) {
+    throw new ProtocolError('E_SHAPE', `top-gradient.grad: shape [${grad.shape.join(', ')}] should be [${topShape.join(', ')}], the shape of step ${msg.step}'s top`);
+  }
+  checkWireTensor('top-gradient.grad', grad);
+  assertWireFinite('top-gradient.grad', grad);
 }
 
 export interface AdapterLimits {

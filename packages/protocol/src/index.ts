@@ -22,7 +22,7 @@ export {
 } from './wire';
 export * from './messages';
 export type * from './api';
-export { checkActivations, checkAdapter, checkClientState, type ActivationLimits, type AdapterLimits } from './checks';
+export { checkActivations, checkAdapter, checkClientState, checkFront, checkTopGradient, type ActivationLimits, type AdapterLimits } from './checks';
 export {
   maxMessageBytes,
   activationBytes,

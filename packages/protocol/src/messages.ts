@@ -8,6 +8,8 @@
 // `gradient`; every `interval` local steps server `aggregate-request` → client `adapter` →
 // server `aggregate` to all participants (or `excluded` to a straggler). `run-state` and
 // `status` are informational; `error` carries a ProtocolError's code and message.
+// With labels "client" (the U-shaped split) a step is client `front` → server `top` → client
+// `top-gradient` → server `front-gradient` instead of activations → gradient.
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -60,6 +62,12 @@ export const RunConfigSchema = Type.Object(
     wire: Type.Object({ acts: WireFormatSchema, grad: WireFormatSchema }, closed),
     lr: Type.Number({ exclusiveMinimum: 0 }),
     seed: Type.Integer(), // LoRA init seed, so every client starts from the same A
+    // "client": the U-shaped split. The client also runs ln_f, the tied head and the loss, and steps
+    // with front → top → top-gradient → front-gradient; absent means "server" (SplitLoRA).
+    labels: Type.Optional(Type.Union([Type.Literal('server'), Type.Literal('client')])),
+    smoothing: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })), // label smoothing of the loss, when the client computes it
+    actClip: Type.Optional(Type.Number({ exclusiveMinimum: 0 })), // defence: clip each uploaded activation row to this L2 norm
+    actNoise: Type.Optional(Type.Number({ minimum: 0 })), // defence: then add N(0, actNoise²) to every element
   },
   closed,
 );
@@ -114,6 +122,34 @@ export const ActivationsSchema = Type.Object(
     acts: WireTensorSchema, // [batch, seqLen, dModel]
     targets: TInt32Array(), // [batch·seqLen] next-token ids
     mask: Type.Union([TFloat32Array(), Type.Uint8Array()]), // [batch·seqLen] 1 where the loss counts
+  },
+  closed,
+);
+
+// U-shaped split (run setting labels: "client"): one step is two round trips, and neither
+// direction carries target ids, a loss mask or a loss value.
+
+/** Round trip 1, up: the client's cut activations h_k, like `activations` without targets or mask. */
+export const FrontSchema = Type.Object(
+  {
+    v: V,
+    runId: Id,
+    step: Count, // the client's local step; echoed in `top` and `front-gradient`
+    round: Count,
+    batch: Positive,
+    seqLen: Positive,
+    acts: WireTensorSchema, // [batch, seqLen, dModel]
+  },
+  closed,
+);
+
+/** Round trip 2, up: ∂loss/∂h_L, which the client computed from `top` with its own labels. */
+export const TopGradientSchema = Type.Object(
+  {
+    v: V,
+    runId: Id,
+    step: Count, // the step of the `front` it answers
+    grad: WireTensorSchema, // [batch, seqLen, dModel]
   },
   closed,
 );
@@ -176,6 +212,28 @@ export const GradientSchema = Type.Object(
   closed,
 );
 
+/** Round trip 1, down: h_L, the server blocks' output before ln_f. */
+export const TopSchema = Type.Object(
+  {
+    v: V,
+    runId: Id,
+    step: Count, // echoes front.step
+    top: WireTensorSchema, // [batch, seqLen, dModel]
+  },
+  closed,
+);
+
+/** Round trip 2, down: ∂loss/∂h_k, after the server stepped its adapter. No loss: the server has none. */
+export const FrontGradientSchema = Type.Object(
+  {
+    v: V,
+    runId: Id,
+    step: Count, // echoes top-gradient.step
+    grad: WireTensorSchema, // [batch, seqLen, dModel]
+  },
+  closed,
+);
+
 export const AggregateRequestSchema = Type.Object(
   { v: V, runId: Id, round: Count, deadlineMs: Count /* time left to upload, from now */ },
   closed,
@@ -226,12 +284,16 @@ export const RunStateSchema = Type.Object(
 export const CLIENT_MESSAGES = {
   hello: HelloSchema,
   activations: ActivationsSchema,
+  front: FrontSchema,
+  'top-gradient': TopGradientSchema,
   adapter: AdapterSchema,
   status: StatusSchema,
 };
 export const SERVER_MESSAGES = {
   welcome: WelcomeSchema,
   gradient: GradientSchema,
+  top: TopSchema,
+  'front-gradient': FrontGradientSchema,
   'aggregate-request': AggregateRequestSchema,
   aggregate: AggregateSchema,
   excluded: ExcludedSchema,
@@ -247,6 +309,10 @@ export type Message<N extends MessageName> = Static<(typeof MESSAGES)[N]>;
 
 export type HelloMessage = Message<'hello'>;
 export type ActivationsMessage = Message<'activations'>;
+export type FrontMessage = Message<'front'>;
+export type TopGradientMessage = Message<'top-gradient'>;
+export type TopMessage = Message<'top'>;
+export type FrontGradientMessage = Message<'front-gradient'>;
 export type AdapterMessage = Message<'adapter'>;
 export type StatusMessage = Message<'status'>;
 export type WelcomeMessage = Message<'welcome'>;

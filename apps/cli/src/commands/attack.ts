@@ -46,7 +46,7 @@ function nonNegative(value: string): number {
 export function attackCommand(): Command {
   return new Command('attack')
     .description("reconstruct a volunteer's token ids from its cut activations, as a curious server could (greedy inversion with the server's copy of blocks [0, cut))")
-    .option('--model <dir|hub-id>', 'base model directory or hub id (default: the offline default-nano)')
+    .option('--model <dir|hub-id>', 'base model directory or hub id (default: the shipped pretrained default-restaurants; default-nano: a random nano)')
     .option('--cut <k>', 'client blocks (default a quarter of the blocks, at least 1)', intAtLeast(1))
     .option('--data <file>', "the volunteer's data (default: the built-in synthetic E2E-style set)")
     .addOption(new Option('--format <format>', 'format of --data').choices(DATA_FORMATS).default('auto'))

@@ -46,7 +46,7 @@ function etaText(t0: number, done: number, total: number): string {
 export function evalCommand(): Command {
   return new Command('eval')
     .description('E2E evaluation as SplitLoRA/LoRA do it: beam-decode one output per unique MR, write the official scorer\'s files, print BLEU, NIST, METEOR, ROUGE_L and CIDEr')
-    .option('--model <dir|hub-id>', 'base model: a directory with config.json + model.safetensors, or a hub id (default: the offline default-nano)')
+    .option('--model <dir|hub-id>', 'base model: a directory with config.json + model.safetensors, or a hub id (default: the shipped pretrained default-restaurants; default-nano: a random nano)')
     .option('--adapter <dir>', 'PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)')
     .requiredOption('--data <file>', 'E2E test data: "MR||ref" lines (lora-format test.txt), the official CSV, or JSONL {context, completion}')
     .addOption(new Option('--format <format>', 'data format (text is refused: eval needs MR→reference pairs)').choices(DATA_FORMATS).default('auto'))

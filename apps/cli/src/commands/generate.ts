@@ -32,7 +32,7 @@ export function promptIds(prompt: string, raw: boolean): number[] {
 export function generateCommand(): Command {
   return new Command('generate')
     .description('generate a completion for a prompt (greedy with a KV cache, or beam search with --beam)')
-    .option('--model <dir|hub-id>', 'base model directory or hub id (default: the offline default-nano)')
+    .option('--model <dir|hub-id>', 'base model directory or hub id (default: the shipped pretrained default-restaurants; default-nano: a random nano)')
     .option('--adapter <dir>', 'PEFT LoRA adapter directory')
     .requiredOption('--prompt <text>', 'prompt text, e.g. an E2E MR "name : The Eagle | Type : pub"')
     .option('--max-new-tokens <n>', 'most tokens to generate', intAtLeast(1), 64)

@@ -48,7 +48,7 @@ interface ScoreOptions {
 export function scoreCommand(): Command {
   return new Command('score')
     .description('mean NLL and perplexity of the completion tokens of a data file (no label smoothing)')
-    .option('--model <dir|hub-id>', 'base model: a directory with config.json + model.safetensors, or a hub id (default: the offline default-nano)')
+    .option('--model <dir|hub-id>', 'base model: a directory with config.json + model.safetensors, or a hub id (default: the shipped pretrained default-restaurants; default-nano: a random nano)')
     .option('--adapter <dir>', 'PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors)')
     .requiredOption('--data <file>', 'data file')
     .addOption(new Option('--format <format>', 'data format: e2e = lora-format "MR||ref" lines; csv = official E2E CSV; jsonl = {context|prompt, completion}; text = one example per line').choices(DATA_FORMATS).default('auto'))

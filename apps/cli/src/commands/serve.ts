@@ -19,6 +19,7 @@ interface ServeFlags {
   run?: string;
   maxBatch: number;
   maxSeqLen: number;
+  redis?: string;
 }
 
 /** The first run `serve` starts: small steps that show progress within a minute on a laptop tab. */
@@ -37,6 +38,7 @@ export function serveCommand(): Command {
     .option('--run <file>', 'JSON file with the settings of the first run (instead of the demo run)')
     .option('--max-batch <n>', 'largest batch a run may use (sizes the message limit)', intAtLeast(1), 16)
     .option('--max-seq-len <n>', 'longest sequence a run may use (sizes the message limit)', intAtLeast(2), 256)
+    .option('--redis <url>', 'be the coordinator of a cluster: volunteers connect to "splitlora node" processes on this Redis (redis://HOST:PORT)')
     .action(async (o: ServeFlags) => {
       // The tfjs backend is chosen inside the compute workers; the main thread only serves.
       const backend = o.backend;
@@ -51,7 +53,7 @@ export function serveCommand(): Command {
         }
       }
       const id = o.model ?? DEFAULT_MODEL_ID;
-      const { app } = await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen });
+      const { app } = await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen, redis: o.redis });
       // Ctrl-C / SIGTERM: write what is waiting and close the store; the run resumes at the next start.
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void app.close().finally(() => process.exit(0)));
       await new Promise(() => {}); // serve until killed

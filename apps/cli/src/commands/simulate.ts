@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { DEFAULT_WEB_DIR } from '@splitlora/server';
 import { disposeWeights, toWeights } from '@splitlora/model';
+import { saveAdapterDir } from '@splitlora/model/node';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
 import { addRunOptions, loadSimModel, simData, trainSettings, type RunFlags } from '../sim/flags';
@@ -17,6 +18,7 @@ interface SimulateFlags extends RunFlags {
   inProcess?: boolean;
   chromium?: string;
   browserBackend?: string;
+  out?: string;
 }
 
 export function simulateCommand(): Command {
@@ -26,6 +28,7 @@ export function simulateCommand(): Command {
     .option('--browser', 'clients are headless Chromium tabs running the volunteer page (needs a system Chromium; builds dist/web first when it is missing or stale)')
     .option('--chromium <path>', 'Chromium binary for --browser (default $CHROMIUM_PATH or /usr/bin/chromium)')
     .option('--browser-backend <name>', 'tfjs backend the tabs try first: webgpu, webgl, wasm or cpu (default: the page picks, WebGPU first)')
+    .option('--out <dir>', 'write the final adapter (the clients\' average on blocks [0, cut) and the server\'s on the rest) as a PEFT directory, e.g. for `attack --adapter`')
     .addHelpText('after', '\nExample:\n  splitlora simulate --clients 3 --steps 20 --interval 5 --lr 1e-3 --json\n  splitlora simulate --browser --clients 2 --steps 8 --interval 4 --json')
     .action(async (o: SimulateFlags) => {
       if (o.browser && o.inProcess) throw new CliError('choose one of --browser and --in-process');
@@ -38,11 +41,15 @@ export function simulateCommand(): Command {
       const weights = toWeights(model.weights);
       const bar = progressBar(s.clients * s.steps, 'simulate [{bar}] {value}/{total} steps | loss {loss} | ETA {eta_formatted}');
       try {
-        const { result } = await runSimulate(model, weights, s, data, {
+        const { result, run } = await runSimulate(model, weights, s, data, {
           mode: o.browser ? 'browser' : 'in-process',
           browser: { log, chromiumPath: o.chromium, backends: o.browserBackend ? data.shards.map(() => o.browserBackend) : undefined },
         }, { onStep: (done, _t, loss) => bar.update(done, { loss: Number.isFinite(loss) ? loss.toFixed(3) : '–' }) }).finally(() => bar.stop());
         log(`simulate: backend ${backend} (server); clients on ${result.backends.join(', ')}`);
+        if (o.out) {
+          await saveAdapterDir(o.out, run.checkpoints[run.checkpoints.length - 1].adapter, s.lora, { baseModel: model.id });
+          log(`simulate: final adapter written to ${o.out} (adapter_config.json + adapter_model.safetensors)`);
+        }
         if (o.json) printResult(result);
         else {
           process.stdout.write(formatTable(['client', 'backend', 'bytes up', 'bytes down'], result.backends.map((b, c) => [c, b, result.bytesUp[c], result.bytesDown[c]])) + '\n\n');

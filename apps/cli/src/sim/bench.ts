@@ -98,11 +98,13 @@ async function train(method: Method, model: SimModel, weights: Weights, s: Train
 }
 
 function work(method: Method, model: SimModel, s: TrainSettings, T: number): MethodWork {
-  const f = stepFlops(method, model.config, s.lora, s.cut, s.batch, T);
-  const m = messageSizes(method, model.config, s.lora, s.cut, s.batch, Math.max(1, Math.round(T)), s.wire);
+  const labels = s.labels ?? 'server';
+  const f = stepFlops(method, model.config, s.lora, s.cut, s.batch, T, labels);
+  const m = messageSizes(method, model.config, s.lora, s.cut, s.batch, Math.max(1, Math.round(T)), s.wire, labels);
   return {
     method, clients: s.clients, steps: s.steps, interval: s.interval, clientStepFlops: f.client, serverStepFlops: f.server,
     stepUpBytes: m.stepUp, stepDownBytes: m.stepDown, aggUpBytes: m.aggUp, aggDownBytes: m.aggDown,
+    ...(method === 'split' && labels === 'client' ? { stepRoundTrips: 2 } : {}),
   };
 }
 
@@ -174,7 +176,7 @@ export async function runBench(model: SimModel, weights: Weights, s: TrainSettin
       method, name, clients: run.clients, steps: run.stepsPerClient, aggregations: run.aggregations, curve,
       finalHeldoutLoss: last.heldoutLoss, finalPerplexity: last.perplexity, bestPerplexity: Math.min(...curve.map((p) => p.perplexity)), e2e,
       trainableParams: trainable, clientFlopsPerStep: w.clientStepFlops, serverFlopsPerStep: w.serverStepFlops,
-      bytesPerClient: { up: mean(run.bytesUp), down: mean(run.bytesDown) }, modelDownloadBytes: modelDownloadBytes(method, model, s.cut),
+      bytesPerClient: { up: mean(run.bytesUp), down: mean(run.bytesDown) }, modelDownloadBytes: modelDownloadBytes(method, model, s.cut, s.labels),
       peakClientBytes: peakClient, peakCentralBytes: peakCentral, modelled, modelledSeconds: modelled.totalSeconds, wallSeconds: run.wallSeconds,
       timeToTarget: { modelledSeconds: null, wallSeconds: null }, speedup: {}, backends: run.backends, meanSeqLen: run.meanSeqLen,
       phaseSeconds,

@@ -30,11 +30,20 @@ export interface StepFlops {
   server: number;
 }
 
-export function stepFlops(method: Method, cfg: GPT2Config, lora: LoraConfig, cut: number, B: number, T: number): StepFlops {
+/**
+ * `labels: "client"` (the U-shaped split): the client also runs ln_f, the tied head and the loss
+ * (forward and ∂loss/∂h_L: 4·N·d·V), and the server, which holds no tape across the second round
+ * trip, recomputes its blocks' forward in backward (2·forward + backward of blocks [k, L)).
+ */
+export function stepFlops(method: Method, cfg: GPT2Config, lora: LoraConfig, cut: number, B: number, T: number, labels: 'server' | 'client' = 'server'): StepFlops {
   const full = trainStepFlops(cfg, lora, B, T).total;
   if (method === 'fed') return { client: full, server: 0 };
   if (method === 'cen') return { client: 0, server: full };
   const c = blockFlops(cfg, lora, cut, B, T);
+  if (labels === 'client') {
+    const s = blockFlops(cfg, lora, cfg.nLayer - cut, B, T);
+    return { client: 2 * c.forward + c.backward + trainStepFlops({ ...cfg, nLayer: 0 }, lora, B, T).total, server: 2 * s.forward + s.backward };
+  }
   return { client: 2 * c.forward + c.backward, server: trainStepFlops({ ...cfg, nLayer: cfg.nLayer - cut }, lora, B, T).total };
 }
 
@@ -52,8 +61,11 @@ export interface MessageSizes {
   aggDown: number;
 }
 
-/** Bytes of each message as the protocol frames it, for batches B × T. CenLoRA: none (its data upload is counted apart). */
-export function messageSizes(method: Method, cfg: GPT2Config, lora: LoraConfig, cut: number, B: number, T: number, wire: WireFormat): MessageSizes {
+/**
+ * Bytes of each message as the protocol frames it, for batches B × T. CenLoRA: none (its data upload
+ * is counted apart). U-shaped (`labels: "client"`): front + top-gradient up, top + front-gradient down.
+ */
+export function messageSizes(method: Method, cfg: GPT2Config, lora: LoraConfig, cut: number, B: number, T: number, wire: WireFormat, labels: 'server' | 'client' = 'server'): MessageSizes {
   if (method === 'cen') return { stepUp: 0, stepDown: 0, aggUp: 0, aggDown: 0 };
   const to = method === 'split' ? cut : cfg.nLayer;
   const adapter = zeroAdapter(cfg, lora, 0, to);
@@ -62,15 +74,22 @@ export function messageSizes(method: Method, cfg: GPT2Config, lora: LoraConfig, 
   if (method === 'fed') return { stepUp: 0, stepDown: 0, aggUp, aggDown };
   const n = B * T * cfg.nEmbd;
   const t = encodeTensor({ shape: [B, T, cfg.nEmbd], data: new Float32Array(n) }, wire);
+  if (labels === 'client') {
+    const up = messageBytes('front', { v: PROTOCOL_VERSION, runId: RUN_ID, step: 0, round: 0, batch: B, seqLen: T, acts: t }, true)
+      + messageBytes('top-gradient', { v: PROTOCOL_VERSION, runId: RUN_ID, step: 0, grad: t }, true);
+    const down = messageBytes('top', { v: PROTOCOL_VERSION, runId: RUN_ID, step: 0, top: t }, false)
+      + messageBytes('front-gradient', { v: PROTOCOL_VERSION, runId: RUN_ID, step: 0, grad: t }, false);
+    return { stepUp: up, stepDown: down, aggUp, aggDown };
+  }
   const stepUp = messageBytes('activations', { v: PROTOCOL_VERSION, runId: RUN_ID, step: 0, round: 0, batch: B, seqLen: T, acts: t, targets: new Int32Array(B * T), mask: new Float32Array(B * T) }, true);
   const stepDown = messageBytes('gradient', { v: PROTOCOL_VERSION, runId: RUN_ID, step: 0, grad: t, loss: 1 }, false);
   return { stepUp, stepDown, aggUp, aggDown };
 }
 
 /** What a client downloads once: the client part (SplitLoRA) or the whole model (FedLoRA), float32. */
-export function modelDownloadBytes(method: Method, model: SimModel, cut: number): number {
+export function modelDownloadBytes(method: Method, model: SimModel, cut: number, labels: 'server' | 'client' = 'server'): number {
   if (method === 'cen') return 0;
-  const names = method === 'split' ? clientTensorNames(model.config, cut) : Object.keys(model.weights);
+  const names = method === 'split' ? clientTensorNames(model.config, cut, { head: labels === 'client' }) : Object.keys(model.weights);
   return names.reduce((s, n) => s + 4 * numel(model.weights[n].shape), 0);
 }
 
@@ -87,7 +106,8 @@ export async function peakTrainingBytes(kind: 'client-part' | 'whole', model: Si
   const start = tf.memory().numBytes;
   const ids = Int32Array.from({ length: B * T }, (_, j) => (j * 7919 + 13) % config.vocabSize);
   const info = await tf.profile(async () => {
-    const names = kind === 'client-part' ? clientTensorNames(config, s.cut) : Object.keys(model.weights);
+    const u = s.labels === 'client'; // the U-shaped client also runs ln_f, the tied head and the loss
+    const names = kind === 'client-part' ? clientTensorNames(config, s.cut, { head: u }) : Object.keys(model.weights);
     const weights = toWeights(Object.fromEntries(names.map((n) => [n, model.weights[n]])));
     const optimizer = { lr: s.lr, ...SPLITLORA_ADAMW };
     try {
@@ -95,6 +115,12 @@ export async function peakTrainingBytes(kind: 'client-part' | 'whole', model: Si
         const m = new ClientModel(config, weights, s.cut, { lora: s.lora, optimizer, adapter: initLora(config, s.lora, 0, s.cut, s.seed) });
         const acts = m.forward(ids, B, T, 1);
         await acts.data();
+        if (u) {
+          const targets = Int32Array.from(ids, (x) => (x + 1) % config.vocabSize);
+          const head = m.topGrad(acts, targets, new Float32Array(B * T).fill(1), s.labelSmoothing); // h_L stands in for the server's: same shape
+          await head.gradTop.data();
+          tf.dispose([head.loss, head.gradTop]);
+        }
         const grad = tf.fill(acts.shape, 1e-4); // ∂loss/∂acts: values do not change the cost
         acts.dispose();
         m.backward(ids, B, T, 1, grad);

@@ -32,6 +32,9 @@ export interface RunFlags {
   labelSmoothing: number;
   wire: WireFormat;
   seed: number;
+  labels: 'server' | 'client';
+  actClip?: number;
+  actNoise?: number;
   examples: number;
   heldout: number;
   evalData?: string;
@@ -43,6 +46,12 @@ export interface RunFlags {
 function fraction(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got "${value}"`);
+  return n;
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got "${value}"`);
   return n;
 }
 
@@ -58,7 +67,7 @@ function partitionSpec(value: string): string {
 /** Adds the shared run options to a command. */
 export function addRunOptions(cmd: Command): Command {
   return cmd
-    .option('--model <dir|hub-id>', 'base model: a directory with config.json + model.safetensors, or a hub id (default: the offline default-nano)')
+    .option('--model <dir|hub-id>', 'base model: a directory with config.json + model.safetensors, or a hub id (default: the shipped pretrained default-restaurants; default-nano: a random nano)')
     .option('--data <file>', 'training data file (default: the built-in synthetic E2E-style set)')
     .addOption(new Option('--format <format>', 'format of --data').choices(DATA_FORMATS).default('auto'))
     .option('--partition <spec>', 'how the pool is split into client shards: iid | attr:SLOT | dirichlet:ALPHA[:SLOT] | contiguous', partitionSpec, 'iid')
@@ -76,6 +85,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--label-smoothing <x>', 'label smoothing of the training loss', fraction, 0.1)
     .addOption(new Option('--wire <format>', 'wire format of activations and gradients').choices(WIRE_FORMATS).default('f16'))
     .option('--seed <n>', 'seed of the data, partition, adapter init, batch order and dropout', intAtLeast(0), 0)
+    .addOption(new Option('--labels <where>', 'SplitLoRA: where the loss is computed; "client" is the U-shaped split (targets, mask and loss never leave the volunteer; two round trips per step)').choices(['server', 'client']).default('server'))
+    .option('--act-clip <c>', 'defence (SplitLoRA): volunteers clip each uploaded activation row to L2 norm c', positiveNumber)
+    .option('--act-noise <s>', 'defence (SplitLoRA): volunteers add Gaussian noise of std s to the uploaded activations, after clipping', nonNegative)
     .option('--examples <n>', 'size of the built-in synthetic set (without --data)', intAtLeast(2), 600)
     .option('--heldout <n>', 'held-out examples (whole MRs taken from the pool, or the first n of --eval-data)', intAtLeast(1), 100)
     .option('--eval-data <file>', 'held-out data file instead of a split of the pool (e.g. the E2E dev set)')
@@ -109,6 +121,8 @@ export function trainSettings(o: RunFlags, model: SimModel): TrainSettings {
   return {
     clients: o.clients, cut, lora: { r: o.rank, alpha: o.alpha, dropout: o.loraDropout, targets: targets as LoraTarget[] },
     interval: o.interval, steps: o.steps, batch: o.batch, seqLen, lr: o.lr, labelSmoothing: o.labelSmoothing, wire: o.wire, seed: o.seed,
+    ...(o.labels === 'client' ? { labels: 'client' as const } : {}),
+    ...(o.actClip !== undefined ? { actClip: o.actClip } : {}), ...(o.actNoise ? { actNoise: o.actNoise } : {}),
     evalEvery: o.evalEvery ?? Math.max(1, Math.ceil(rounds / 20)),
   };
 }

@@ -8,6 +8,9 @@
 //    server computes the server part for all N clients' activations (one after another at the
 //    server rate: N·server FLOPs), sends the gradients back, and the client recomputes its forward
 //    pass and back-propagates. Nothing overlaps. Every I steps: adapter up, average down, one RTT;
+//  - SplitLoRA U-shaped (labels "client"): two round trips per step (h_k up, h_L down; ∂h_L up,
+//    ∂h_k down), the client also runs ln_f + the tied head + the loss, the server recomputes its
+//    blocks' forward in backward;
 //  - FedLoRA: per local step a client runs the whole model; every I steps the whole adapter up,
 //    the average down, one RTT. Averaging time is negligible;
 //  - CenLoRA: the data is already on one central machine (its one-off upload is counted in bytes,
@@ -66,6 +69,8 @@ export interface MethodWork {
   stepDownBytes: number;
   aggUpBytes: number;
   aggDownBytes: number;
+  /** Request/reply exchanges per local step (SplitLoRA: 1; U-shaped: 2). Default 1. */
+  stepRoundTrips?: number;
 }
 
 export interface ModelledTime {
@@ -89,7 +94,7 @@ export function modelledTime(w: MethodWork, p: LatencyParams): ModelledTime {
   }
   const client = w.clientStepFlops / p.clientFlops;
   const server = w.method === 'split' ? (w.clients * w.serverStepFlops) / p.serverFlops : 0;
-  const comm = w.method === 'split' ? tx(w.stepUpBytes, w.stepDownBytes) + p.rttSeconds : 0;
+  const comm = w.method === 'split' ? tx(w.stepUpBytes, w.stepDownBytes) + (w.stepRoundTrips ?? 1) * p.rttSeconds : 0;
   const step = client + server + comm;
   const agg = tx(w.aggUpBytes, w.aggDownBytes) + p.rttSeconds;
   return { stepSeconds: step, clientComputeSeconds: client, serverComputeSeconds: server, commSeconds: comm, aggregationSeconds: agg, totalSeconds: w.steps * step + rounds * agg };

@@ -71,9 +71,10 @@ function projection(r: BenchResult, meanT: number): string {
   for (const [name, cfg] of [['gpt2', PRESETS.gpt2], ['gpt2-medium', PRESETS['gpt2-medium']]] as const) {
     const cut = defaultCut(cfg);
     const timed = (Object.keys(r.methods) as Method[]).map((method) => {
-      const fl = stepFlops(method, cfg, s.lora, cut, s.batch, meanT);
-      const m = messageSizes(method, cfg, s.lora, cut, s.batch, Math.max(1, Math.round(meanT)), s.wire);
-      const w: MethodWork = { method, clients: s.clients, steps: s.steps, interval: s.interval, clientStepFlops: fl.client, serverStepFlops: fl.server, stepUpBytes: m.stepUp, stepDownBytes: m.stepDown, aggUpBytes: m.aggUp, aggDownBytes: m.aggDown };
+      const labels = s.labels ?? 'server';
+      const fl = stepFlops(method, cfg, s.lora, cut, s.batch, meanT, labels);
+      const m = messageSizes(method, cfg, s.lora, cut, s.batch, Math.max(1, Math.round(meanT)), s.wire, labels);
+      const w: MethodWork = { method, clients: s.clients, steps: s.steps, interval: s.interval, clientStepFlops: fl.client, serverStepFlops: fl.server, stepUpBytes: m.stepUp, stepDownBytes: m.stepDown, aggUpBytes: m.aggUp, aggDownBytes: m.aggDown, ...(method === 'split' && labels === 'client' ? { stepRoundTrips: 2 } : {}) };
       return { method, clientFlops: fl.client, t: modelledTime(w, r.latency) };
     });
     const split = timed.find((x) => x.method === 'split')?.t.totalSeconds;
@@ -92,6 +93,7 @@ function settingsTable(s: TrainSettings, meta: ReportMeta): string {
     ['clients', s.clients], ['cut (client blocks)', s.cut], ['LoRA', `r=${s.lora.r}, alpha=${s.lora.alpha}, dropout=${s.lora.dropout}, on ${s.lora.targets.join(',')}`],
     ['interval I (local steps)', s.interval], ['steps S per client', s.steps], ['batch × max seq len', `${s.batch} × ${s.seqLen}`],
     ['learning rate (AdamW, constant, all optimisers)', s.lr], ['label smoothing', s.labelSmoothing], ['wire format', s.wire], ['seed', s.seed],
+    ...(s.labels === 'client' ? [['SplitLoRA labels', 'client (U-shaped: the volunteers compute the loss, two round trips per step)']] : []),
     ...(meta.e2e ? [['E2E metrics', `${meta.e2e.mrs} MRs of ${meta.e2e.source}, beam ${meta.e2e.beams}`]] : []),
     ['tfjs backend', meta.backend],
   ]);
@@ -181,7 +183,7 @@ export async function writeBenchReport(dir: string, r: BenchResult, meta: Report
 }
 
 /** Several charts next to each other in one SVG. */
-function sideBySide(charts: string[]): string {
+export function sideBySide(charts: string[]): string {
   const w = 640;
   const h = 380;
   return [`<svg xmlns="http://www.w3.org/2000/svg" width="${w * charts.length}" height="${h}" viewBox="0 0 ${w * charts.length} ${h}">`,

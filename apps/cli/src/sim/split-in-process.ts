@@ -3,6 +3,7 @@
 // browser tabs, without browsers.
 import * as tf from '@tensorflow/tfjs';
 import { Volunteer, downloadClientModel } from '@splitlora/client';
+import { mixSeed } from '@splitlora/data';
 import { toWeights } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
 import { io as connect } from 'socket.io-client';
@@ -10,6 +11,9 @@ import { clientSeed, SeqLenStats } from './batches';
 import { startSplitServer } from './split-server';
 import type { MethodRun, RunHooks, SimData, SimModel, TrainSettings } from './types';
 import { meterSocket } from './wire-meter';
+
+/** Salt of the simulated volunteers' activation-noise seeds (distinct from their data-order seeds). */
+const NOISE_SEED_SALT = 0x6e6f6973;
 
 export interface InProcessOptions {
   /** Fail when no step happens for this long (default 5 minutes). */
@@ -30,6 +34,7 @@ export async function runSplitInProcess(model: SimModel, s: TrainSettings, data:
     const meter = meterSocket(socket);
     const v = new Volunteer({
       socket, examples, backend, userAgent: `splitlora-simulate/${c}`, seed: clientSeed(s.seed, c),
+      noiseSeed: mixSeed(clientSeed(s.seed, c), NOISE_SEED_SALT), // reproducible simulations; a page draws a secret one
       loadModel: async () => {
         // F32, the same base as the other methods: loopback bytes cost nothing, and equal bases keep them comparable.
         const m = await downloadClientModel(server.base, { dtype: 'F32' });

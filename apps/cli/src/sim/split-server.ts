@@ -30,6 +30,9 @@ export function splitRunSettings(s: TrainSettings): Record<string, unknown> {
     batching: true,
     labelSmoothing: s.labelSmoothing,
     seed: s.seed,
+    ...(s.labels === 'client' ? { labels: 'client' } : {}),
+    ...(s.actClip !== undefined ? { actClip: s.actClip } : {}),
+    ...(s.actNoise ? { actNoise: s.actNoise } : {}),
   };
 }
 

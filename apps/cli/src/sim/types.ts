@@ -33,6 +33,12 @@ export interface TrainSettings {
   labelSmoothing: number;
   wire: WireFormat;
   seed: number;
+  /** SplitLoRA: "client" is the U-shaped split (the volunteers compute the loss); default "server". */
+  labels?: 'server' | 'client';
+  /** Defence (SplitLoRA): volunteers clip each uploaded activation row to this L2 norm. */
+  actClip?: number;
+  /** Defence (SplitLoRA): then add Gaussian noise of this std to every uploaded activation. */
+  actNoise?: number;
   /** Evaluate the held-out loss every this many aggregation rounds (and at the end). */
   evalEvery: number;
 }

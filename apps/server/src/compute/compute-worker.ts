@@ -8,7 +8,7 @@ import type { GPT2Config, TensorRecord } from '@splitlora/model';
 import type { ComputeHealthInfo } from '@splitlora/protocol';
 import { ComputeUnavailable } from '../engine';
 import type { ComputeRequest, RequestEnvelope, WorkerInit, WorkerMessage, WorkerRole } from './messages';
-import type { ServerCompute, ServerPartSpec, ServerSnapshot, StepReply, StepRequest } from './server-compute';
+import type { BackwardReply, BackwardRequest, ForwardReply, ForwardRequest, ServerCompute, ServerPartSpec, ServerSnapshot, StepReply, StepRequest } from './server-compute';
 
 export type ComputeHealth = ComputeHealthInfo;
 
@@ -171,6 +171,20 @@ export class WorkerServerCompute implements ServerCompute {
     // Only the data crosses (the engine's queue entries also carry their promise callbacks).
     const plain = group.map(({ clientId, acts, targets, mask }) => ({ clientId, acts, targets, mask }));
     return this.worker.request({ op: 'step', key: this.key, group: plain }, { moveViews: plain.map((g) => g.acts.data) });
+  }
+
+  forwardTop(group: ForwardRequest[]): Promise<{ replies: ForwardReply[]; busyMs: number }> {
+    const plain = group.map(({ clientId, step, acts }) => ({ clientId, step, acts }));
+    return this.worker.request({ op: 'forward-top', key: this.key, group: plain }, { moveViews: plain.map((g) => g.acts.data) });
+  }
+
+  backwardTop(group: BackwardRequest[]): Promise<{ replies: (BackwardReply | null)[]; busyMs: number }> {
+    const plain = group.map(({ clientId, step, grad }) => ({ clientId, step, grad }));
+    return this.worker.request({ op: 'backward-top', key: this.key, group: plain }, { moveViews: plain.map((g) => g.grad.data) });
+  }
+
+  async dropHeld(clientId: string | null): Promise<void> {
+    if (this.worker.health.status === 'ready') await this.worker.request({ op: 'drop-held', key: this.key, clientId });
   }
 
   snapshot(): Promise<ServerSnapshot> {

@@ -3,7 +3,7 @@
 // each run's server part with its optimizer, and evaluation jobs. Float32Array buffers cross as
 // transferables (compute-worker.ts decides which can be moved rather than copied).
 import type { GPT2Config, LoraConfig, TensorRecord } from '@splitlora/model';
-import type { ServerPartSpec, ServerSnapshot, StepRequest } from './server-compute';
+import type { BackwardRequest, ForwardRequest, ServerPartSpec, ServerSnapshot, StepRequest } from './server-compute';
 
 /** files: builds the client part's download files (no tfjs backend needed). */
 export type WorkerRole = 'train' | 'evaluate' | 'files';
@@ -44,11 +44,17 @@ export interface WorkerMemory {
 export type ComputeRequest =
   | { op: 'open'; key: string; spec: ServerPartSpec }
   | { op: 'step'; key: string; group: StepRequest[] }
+  /** U-shaped split (labels "client"): h_k → h_L, the input held until its backward. */
+  | { op: 'forward-top'; key: string; group: ForwardRequest[] }
+  /** ∂loss/∂h_L → AdamW step and ∂loss/∂h_k. */
+  | { op: 'backward-top'; key: string; group: BackwardRequest[] }
+  | { op: 'drop-held'; key: string; clientId: string | null }
   | { op: 'snapshot'; key: string }
   | { op: 'restore'; key: string; snapshot: ServerSnapshot }
   | { op: 'close'; key: string }
   | { op: 'evaluate'; job: EvaluationJob }
-  | { op: 'client-file'; cut: number; dtype: 'F16' | 'F32' }
+  /** head: the U-shaped split's client part (ln_f too). */
+  | { op: 'client-file'; cut: number; dtype: 'F16' | 'F32'; head?: boolean }
   | { op: 'memory' }
   /** backend-abort: the backend's module aborts as a wasm abort does; exit: the thread dies. */
   | { op: 'fault'; kind: 'backend-abort' | 'exit' };

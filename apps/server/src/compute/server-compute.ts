@@ -8,8 +8,16 @@
 // touching real positions). The server loss is the mean of the clients' own losses,
 // (1/n)·Σ_c loss_c, so one batched update equals one step on an effective batch of n·B rows at the
 // same learning rate. Each client gets ∂loss_c/∂acts_c, exactly the gradient it would get alone.
+//
+// U-shaped split (labels "client"): forwardTop runs a group's activations through blocks [k, L)
+// and returns h_L; each client's input is held here, keyed by client and step, until its
+// ∂loss/∂h_L comes back (backwardTop) or it is dropped (dropHeld: timeout, disconnect, a new
+// front for the same client). backwardTop groups whoever has answered: every client forward has
+// its own dropout seed (from the part's forward count, LoraDropout.segments), so its masks do not
+// depend on the group it lands in. The update is one AdamW step on (1/n)·Σ_c ∂loss_c, as in the
+// batched SplitLoRA step, and each client gets exactly ∂loss_c/∂h_k.
 import * as tf from '@tensorflow/tfjs';
-import { ServerModel, SPLITLORA_ADAMW, linearSchedule, maskWeights, type GPT2Config, type LoraConfig, type TensorRecord, type Weights } from '@splitlora/model';
+import { MiddleModel, ServerModel, SPLITLORA_ADAMW, linearSchedule, maskWeights, type GPT2Config, type LoraConfig, type TensorRecord, type Weights } from '@splitlora/model';
 
 export interface StepRequest {
   clientId: string;
@@ -25,9 +33,37 @@ export interface StepReply {
   grad: { shape: number[]; data: Float32Array };
 }
 
+type Host = { shape: number[]; data: Float32Array };
+
+/** U-shaped round trip 1: a client's cut activations [B, T, d] for blocks [k, L). */
+export interface ForwardRequest {
+  clientId: string;
+  step: number;
+  acts: Host;
+}
+
+/** h_L [B, T, d]. */
+export interface ForwardReply {
+  top: Host;
+}
+
+/** U-shaped round trip 2: ∂loss/∂h_L [B, T, d] for the held forward of (clientId, step). */
+export interface BackwardRequest {
+  clientId: string;
+  step: number;
+  grad: Host;
+}
+
+/** ∂loss/∂h_k [B, T, d]. */
+export interface BackwardReply {
+  grad: Host;
+}
+
 export interface ComputeStats {
   serverSteps: number;
   tokens: number;
+  /** U-shaped runs: client forwards so far; forward n's dropout masks are seeded by n, so a redone step after a rewind gets the same ones. */
+  forwards?: number;
 }
 
 /** Everything needed to put the server part back exactly where it was (a checkpoint's server half). */
@@ -47,29 +83,48 @@ export interface ServerPartSpec {
   /** Linear warm-up then decay to 0 (SplitLoRA's server schedule), or a constant lr. */
   schedule: { kind: 'linear'; warmup: number; total: number } | { kind: 'constant' };
   smoothing: number;
+  /** "client": the U-shaped split, blocks [k, L) only (forwardTop/backwardTop); default "server". */
+  labels?: 'server' | 'client';
   /** Start here instead of a fresh adapter (a resumed run). */
   from?: ServerSnapshot;
 }
 
 export interface ServerCompute {
   step(group: StepRequest[]): Promise<{ replies: StepReply[]; busyMs: number }>;
+  forwardTop(group: ForwardRequest[]): Promise<{ replies: ForwardReply[]; busyMs: number }>;
+  /** A reply per request: null where no forward is held for it (dropped, or never sent). */
+  backwardTop(group: BackwardRequest[]): Promise<{ replies: (BackwardReply | null)[]; busyMs: number }>;
+  /** Frees the held forwards of one client (or of all, with null). */
+  dropHeld(clientId: string | null): Promise<void>;
   snapshot(): Promise<ServerSnapshot>;
   restore(s: ServerSnapshot): Promise<void>;
   dispose(): Promise<void>;
 }
 
+/** Held forwards per part, at most: a client holds one (a new front replaces it), so this bounds a flood. */
+const MAX_HELD = 4096;
+
+/** The server dropout seed of the n-th client forward of a U-shaped run. */
+export function topDropoutSeed(runSeed: number, forward: number): number {
+  return (Math.imul(runSeed + 1, 0x9e3779b1) + Math.imul(forward, 0x85ebca6b) >>> 0) % 2147483647;
+}
+
 export class LocalServerCompute implements ServerCompute {
-  readonly model: ServerModel;
+  readonly model: ServerModel | MiddleModel;
   readonly stats: ComputeStats = { serverSteps: 0, tokens: 0 };
+  /** U-shaped: each client's forward input, until its ∂loss/∂h_L arrives. Key `${clientId}\u0000${step}`. */
+  private readonly held = new Map<string, { clientId: string; acts: Host; seed: number }>();
 
   constructor(weights: Weights, readonly spec: ServerPartSpec) {
     const s = spec.schedule;
-    this.model = new ServerModel(spec.config, weights, spec.cut, {
+    const opts = {
       lora: spec.lora,
       seed: spec.seed,
       adapter: spec.from?.adapter,
       optimizer: { lr: spec.lr, ...SPLITLORA_ADAMW, schedule: s.kind === 'linear' ? linearSchedule(s.warmup, s.total) : undefined },
-    });
+    };
+    this.model = spec.labels === 'client' ? new MiddleModel(spec.config, weights, spec.cut, opts) : new ServerModel(spec.config, weights, spec.cut, opts);
+    if (spec.labels === 'client') this.stats.forwards = 0;
     // The optimizer's step count also drives the lr schedule, so it continues where it was.
     if (spec.from) {
       this.model.optimizer.importState(spec.from.optimizer);
@@ -78,6 +133,7 @@ export class LocalServerCompute implements ServerCompute {
   }
 
   async step(group: StepRequest[]): Promise<{ replies: StepReply[]; busyMs: number }> {
+    if (!(this.model instanceof ServerModel)) throw new Error('this run keeps the labels in the clients (labels "client"): its steps are forward-top and backward-top');
     const t0 = performance.now();
     const d = this.spec.config.nEmbd;
     const n = group.length;
@@ -131,11 +187,121 @@ export class LocalServerCompute implements ServerCompute {
     return { replies, busyMs: performance.now() - t0 };
   }
 
+  private middle(): MiddleModel {
+    if (!(this.model instanceof MiddleModel)) throw new Error('this run computes the loss on the server (labels "server"): its steps are step requests');
+    return this.model;
+  }
+
+  /** Packs [Σ B_c, T, d] (T the group's longest) with zero padding after each client's rows. */
+  private pack(items: { shape: number[]; data: Float32Array }[]): { data: Float32Array; rows: number; T: number } {
+    const d = this.spec.config.nEmbd;
+    const T = Math.max(...items.map((g) => g.shape[1]));
+    const rows = items.reduce((s, g) => s + g.shape[0], 0);
+    const data = new Float32Array(rows * T * d);
+    let r0 = 0;
+    for (const g of items) {
+      const [B, Tc] = g.shape;
+      for (let b = 0; b < B; b++) data.set(g.data.subarray(b * Tc * d, (b + 1) * Tc * d), (r0 + b) * T * d);
+      r0 += B;
+    }
+    return { data, rows, T };
+  }
+
+  /** Each item's rows of a packed [rows, T, d] result, unpadded, times `scale`. */
+  private unpack(all: Float32Array, T: number, shapes: number[][], scale = 1): Host[] {
+    const d = this.spec.config.nEmbd;
+    let r0 = 0;
+    return shapes.map(([B, Tc]) => {
+      const out = new Float32Array(B * Tc * d);
+      for (let b = 0; b < B; b++) {
+        const src = all.subarray((r0 + b) * T * d, (r0 + b) * T * d + Tc * d);
+        if (scale === 1) out.set(src, b * Tc * d);
+        else for (let j = 0; j < src.length; j++) out[b * Tc * d + j] = src[j] * scale;
+      }
+      r0 += B;
+      return { shape: [B, Tc, d], data: out };
+    });
+  }
+
+  private segments(items: { shape: number[]; seed: number }[], T: number) {
+    return items.map((g) => ({ seed: g.seed, batch: g.shape[0], seqLen: g.shape[1], paddedLen: T }));
+  }
+
+  async forwardTop(group: ForwardRequest[]): Promise<{ replies: ForwardReply[]; busyMs: number }> {
+    const model = this.middle();
+    const t0 = performance.now();
+    const first = this.stats.forwards ?? 0;
+    const items = group.map((g, j) => ({ ...g, shape: g.acts.shape, data: g.acts.data, seed: topDropoutSeed(this.spec.seed, first + j) }));
+    const { data, rows, T } = this.pack(items);
+    const input = tf.tensor3d(data, [rows, T, this.spec.config.nEmbd]);
+    let all: Float32Array;
+    try {
+      const top = model.forward(input, { segments: this.segments(items, T) });
+      all = (await top.data()) as Float32Array;
+      top.dispose();
+    } finally {
+      input.dispose();
+    }
+    this.stats.forwards = first + items.length;
+    for (const g of items) {
+      for (const [k, h] of this.held) if (h.clientId === g.clientId) this.held.delete(k); // one forward per client
+      if (this.held.size >= MAX_HELD) this.held.delete(this.held.keys().next().value!);
+      this.held.set(`${g.clientId}\u0000${g.step}`, { clientId: g.clientId, acts: g.acts, seed: g.seed });
+    }
+    const replies = this.unpack(all, T, items.map((g) => g.shape)).map((top) => ({ top }));
+    return { replies, busyMs: performance.now() - t0 };
+  }
+
+  async backwardTop(group: BackwardRequest[]): Promise<{ replies: (BackwardReply | null)[]; busyMs: number }> {
+    const model = this.middle();
+    const t0 = performance.now();
+    const found = group.map((g) => {
+      const key = `${g.clientId}\u0000${g.step}`;
+      const h = this.held.get(key);
+      this.held.delete(key);
+      return h && h.acts.shape.join() === g.grad.shape.join() ? { ...h, grad: g.grad, shape: h.acts.shape } : null;
+    });
+    const items = found.filter((x): x is NonNullable<typeof x> => x !== null);
+    if (items.length === 0) return { replies: group.map(() => null), busyMs: performance.now() - t0 };
+    const n = items.length;
+    const d = this.spec.config.nEmbd;
+    const acts = this.pack(items.map((g) => g.acts));
+    const dy = this.pack(items.map((g) => g.grad));
+    // The server loss is the mean of the clients' losses: each ∂loss_c/∂h_L enters with 1/n.
+    for (let j = 0; j < dy.data.length; j++) dy.data[j] /= n;
+    const input = tf.tensor3d(acts.data, [acts.rows, acts.T, d]);
+    const gradTop = tf.tensor3d(dy.data, [dy.rows, dy.T, d]);
+    let all: Float32Array;
+    try {
+      const gradActs = model.step(input, gradTop, { segments: this.segments(items, acts.T) });
+      all = (await gradActs.data()) as Float32Array;
+      gradActs.dispose();
+    } finally {
+      tf.dispose([input, gradTop]);
+    }
+    const grads = this.unpack(all, acts.T, items.map((g) => g.shape), n);
+    let j = 0;
+    const replies = found.map((f) => (f ? { grad: grads[j++] } : null));
+    this.stats.serverSteps += 1;
+    this.stats.tokens += items.reduce((s, g) => s + g.shape[0] * g.shape[1], 0);
+    return { replies, busyMs: performance.now() - t0 };
+  }
+
+  async dropHeld(clientId: string | null): Promise<void> {
+    for (const [k, h] of this.held) if (clientId === null || h.clientId === clientId) this.held.delete(k);
+  }
+
+  /** Forwards held now (tests). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
   async snapshot(): Promise<ServerSnapshot> {
     return { adapter: await this.model.adapter(), optimizer: await this.model.optimizer.exportState(), stats: { ...this.stats } };
   }
 
   async restore(s: ServerSnapshot): Promise<void> {
+    this.held.clear(); // forwards of the abandoned steps: their clients redo them
     this.model.loadAdapter(s.adapter);
     this.model.optimizer.importState(s.optimizer);
     Object.assign(this.stats, s.stats);

@@ -60,6 +60,17 @@ async function handle(id: number, req: ComputeRequest): Promise<{ result: unknow
       const out = await part(req.key).step(req.group);
       return { result: out, transfer: gradBuffers(out.replies) };
     }
+    case 'forward-top': {
+      const out = await part(req.key).forwardTop(req.group);
+      return { result: out, transfer: out.replies.map((r) => r.top.data.buffer as ArrayBuffer) };
+    }
+    case 'backward-top': {
+      const out = await part(req.key).backwardTop(req.group);
+      return { result: out, transfer: out.replies.flatMap((r) => (r ? [r.grad.data.buffer as ArrayBuffer] : [])) };
+    }
+    case 'drop-held':
+      await part(req.key).dropHeld(req.clientId);
+      return { result: null };
     case 'snapshot':
       return { result: await part(req.key).snapshot() };
     case 'restore':
@@ -74,7 +85,7 @@ async function handle(id: number, req: ComputeRequest): Promise<{ result: unknow
       return { result: await runEvaluationJob(init.config, fullWeights, req.job, (done, total) => post({ kind: 'progress', id, done, total })) };
     }
     case 'client-file': {
-      const file = buildClientFile(init.config, init.weights, req.cut, req.dtype);
+      const file = buildClientFile(init.config, init.weights, req.cut, req.dtype, req.head ?? false);
       const whole = file.bytes.byteOffset === 0 && file.bytes.byteLength === file.bytes.buffer.byteLength;
       return { result: file, transfer: whole ? [file.bytes.buffer as ArrayBuffer] : [] };
     }

@@ -125,7 +125,9 @@ function render(): void {
   clients.show(d.clientList, w.rates, Date.now() + api.clockSkew);
   // A past run's history can only come from the server's log; live runs are rebuilt from polls.
   const noLog = !w.available('metrics') && w.terminal ? 'The server keeps no metrics log (GET /api/runs/:id/metrics answered 404).' : null;
-  charts.loss.setEmptyText(noLog ?? 'No step yet.');
+  // A U-shaped run's loss is computed in the volunteers' pages and never reaches the server.
+  const pageLoss = d.settings.labels === 'client' ? 'Labels stay in the volunteers\' pages (labels: client): the server never sees a training loss. Run an evaluation for the held-out loss.' : null;
+  charts.loss.setEmptyText(noLog ?? pageLoss ?? 'No step yet.');
   charts.throughput.setEmptyText(noLog ?? 'No step yet.');
   charts.loss.set(lossSeries(w.metrics));
   charts.heldout.set(heldoutSeries(w.metrics));

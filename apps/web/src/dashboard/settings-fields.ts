@@ -70,6 +70,7 @@ export const SETTING_GROUPS: FieldGroup[] = [
       { key: 'stepDeadlineMs', label: 'Step deadline (ms)', kind: 'int', default: 60_000, min: 100, hint: 'a slower volunteer is left out of the round' },
       { key: 'wire', label: 'Wire format', kind: 'select', default: 'f16', options: ['f32', 'f16', 'int8'], hint: 'activations and gradients' },
       { key: 'batching', label: 'Merge concurrent volunteers into one server step', kind: 'bool', default: true },
+      { key: 'labels', label: 'Loss computed by', kind: 'select', default: 'server', options: ['server', 'client'], hint: 'client: the U-shaped split; target ids, mask and loss stay in the page (two round trips per step)' },
       { key: 'aggregation', label: 'Aggregation', kind: 'select', default: 'fedavg', options: ['fedavg', 'trimmed-mean', 'median'], hint: 'fedavg trusts every volunteer; the others resist a few liars' },
       { key: 'trim', label: 'Trimmed share', kind: 'number', default: 0.2, min: 0, max: 0.5, exclusiveMax: true, hint: 'trimmed-mean: dropped at each end, per coordinate' },
     ],

@@ -55,12 +55,15 @@ function checkCut(cfg: GPT2Config, cut: number): void {
   }
 }
 
-/** Client side of the split: wte, wpe and blocks 0..cut-1. */
-export function clientTensorNames(cfg: GPT2Config, cut: number): string[] {
+/**
+ * Client side of the split: wte, wpe and blocks 0..cut-1; with `head` (the U-shaped split, where
+ * the client computes the loss) also ln_f, for the head tied to its wte.
+ */
+export function clientTensorNames(cfg: GPT2Config, cut: number, opts: { head?: boolean } = {}): string[] {
   checkCut(cfg, cut);
   return Object.keys(gpt2ParamShapes(cfg)).filter((n) => {
     const b = blockOf(n);
-    return b === undefined ? n === 'wte.weight' || n === 'wpe.weight' : b < cut;
+    return b === undefined ? n === 'wte.weight' || n === 'wpe.weight' || (opts.head === true && n.startsWith('ln_f.')) : b < cut;
   });
 }
 

@@ -6,3 +6,4 @@ export {
   DEFAULT_HUB_URL, MODEL_FILES, hubCacheDir, resolveModelSource,
   type DownloadProgress, type ResolveOptions,
 } from './hub-node';
+export { loadPretrainCheckpoint, savePretrainCheckpoint, type PretrainCheckpoint } from './pretrain-node';

@@ -1,0 +1,43 @@
+// node: one cluster node of a `serve --redis` coordinator. It accepts volunteer sockets and runs
+// the server submodel for them on its own backend; the run itself lives on the coordinator.
+import { Command } from 'commander';
+import { loadGpt2Dir } from '@splitlora/model/node';
+import { ClusterNode } from '@splitlora/server';
+import { resolveModel, DEFAULT_MODEL_ID } from '../model-source';
+import { backendOption, intAtLeast } from '../options';
+import { CliError, log } from '../output';
+
+interface NodeFlags {
+  redis?: string;
+  port: number;
+  host: string;
+  model?: string;
+  backend: string;
+  id?: string;
+  maxBatch: number;
+  maxSeqLen: number;
+}
+
+export function nodeCommand(): Command {
+  return new Command('node')
+    .description('a cluster node: accepts volunteer sockets and trains a replica of the server part for them; the coordinator is "serve --redis"')
+    .option('--redis <url>', 'the Redis the coordinator uses (redis://HOST:PORT); required')
+    .option('--port <n>', 'port for volunteer sockets', intAtLeast(0), 8081)
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--model <dir|hub id>', `the coordinator's model (default: the offline ${DEFAULT_MODEL_ID})`)
+    .addOption(backendOption())
+    .option('--id <name>', 'node name in logs (default: random)')
+    .option('--max-batch <n>', 'largest batch a run may use (sizes the message limit)', intAtLeast(1), 16)
+    .option('--max-seq-len <n>', 'longest sequence a run may use (sizes the message limit)', intAtLeast(2), 256)
+    .action(async (o: NodeFlags) => {
+      if (!o.redis) throw new CliError('node needs --redis redis://HOST:PORT (the coordinator\'s, from "splitlora serve --redis")');
+      const dir = await resolveModel(o.model, { log });
+      const { config, weights } = await loadGpt2Dir(dir);
+      const node = await ClusterNode.start({
+        redis: o.redis, port: o.port, host: o.host, model: { id: o.model ?? DEFAULT_MODEL_ID, config, weights }, backend: o.backend, id: o.id,
+        maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen, log: (m) => log(m),
+      });
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void node.close().finally(() => process.exit(0)));
+      await new Promise(() => {}); // serve until killed
+    });
+}
