@@ -1,10 +1,9 @@
 // The activation defence on the volunteer's side (run settings actClip / actNoise): what the
 // server receives is the clean cut activations clipped per row and noised, seeded per step; with
 // no clip and actNoise 0 the upload and the training are bit-for-bit what they were without them.
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
+import { Volunteer, applyDefence, clipRows, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
 import { encodeExamples, makeBatch, syntheticE2E } from '@splitlora/data';
 import { ClientModel, SPLITLORA_ADAMW, defaultCut, toWeights, type TensorRecord } from '@splitlora/model';
-import { applyDefence, clipRows } from '@splitlora/privacy';
 import { decodeTensor, type ActivationsMessage, type FrontMessage } from '@splitlora/protocol';
 import { parseSettings, type Run } from '@splitlora/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -91,7 +91,7 @@ function onEvent(e: VolunteerEvent): void {
   else if (e.type === 'error') ui.addLog(`${e.code}: ${e.message}`, true);
   else if (e.type === 'log') ui.addLog(e.message, e.message.startsWith('error'));
   else if (e.type === 'identity') saveIdentity(sessionStorage, e.identity);
-  else if (e.type === 'defence') ui.showDefence(e.actClip, e.actNoise);
+  else if (e.type === 'defence') ui.showDefence(e.actClip, e.actNoise, e.labels);
 }
 
 async function join(): Promise<void> {

@@ -107,16 +107,20 @@ export class Ui {
     this.cells.aggregations.textContent = String(s.aggregations);
   }
 
-  /** The run's activation defence, as the server's welcome states it. */
-  showDefence(actClip: number | null, actNoise: number): void {
+  /** The run's activation defence and where its loss is computed, as the server's welcome states them. */
+  showDefence(actClip: number | null, actNoise: number, labels: 'server' | 'client'): void {
     this.defence.hidden = false;
     const parts = [
       ...(actClip !== null ? [`every activation row is clipped to length ${actClip}`] : []),
       ...(actNoise > 0 ? [`Gaussian noise of σ = ${actNoise} is added to every value (seeded by a secret kept in this tab)`] : []),
     ];
-    this.defence.textContent = parts.length
-      ? `Defence in force for this run: ${parts.join(', then ')}, before the activations leave this page. It makes them harder to invert; it does not hide the target ids.`
+    const defence = parts.length
+      ? `Defence in force for this run: ${parts.join(', then ')}, before the activations leave this page. It makes them harder to invert.`
       : 'Defence in force for this run: none. The activations leave this page exactly as computed.';
+    const where = labels === 'client'
+      ? ' This run keeps the labels here: the target ids, the loss mask and the loss never leave this page (the server returns its output and this page computes the loss).'
+      : ' This run computes the loss on the server: the target ids (your completions\' tokens) and the loss mask are sent with every batch.';
+    this.defence.textContent = defence + where;
   }
 
   showLeft(): void {

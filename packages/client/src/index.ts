@@ -2,3 +2,4 @@
 // in-process Node clients alike.
 export * from './volunteer';
 export * from './model-download';
+export * from './defences';

@@ -15,7 +15,7 @@ import {
   PROTOCOL_VERSION, WIRE_FORMATS, assertWireFinite, decodeTensor, encodeTensor, validate,
   type ClientState, type FrontGradientMessage, type GradientMessage, type RunConfig, type ServerMessageName, type TopMessage, type WelcomeMessage,
 } from '@splitlora/protocol';
-import { applyDefence, clipRowsBackward, isDefended } from '@splitlora/privacy/defences';
+import { applyDefence, clipRowsBackward, isDefended } from './defences';
 import type { Socket } from 'socket.io-client';
 
 export interface VolunteerStats {
@@ -39,7 +39,7 @@ export type VolunteerEvent =
   | { type: 'restored'; state: ClientState }
   | { type: 'identity'; identity: VolunteerIdentity }
   /** The run's activation defence (on every welcome): clip rows to `actClip` (null: none), then noise of std `actNoise`. */
-  | { type: 'defence'; actClip: number | null; actNoise: number }
+  | { type: 'defence'; actClip: number | null; actNoise: number; labels: 'server' | 'client' }
   | { type: 'error'; code: string; message: string }
   | { type: 'log'; message: string };
 
@@ -289,7 +289,7 @@ export class Volunteer {
     this.emit({ type: 'identity', identity: { clientId: m.clientId, resumeToken: m.resumeToken } });
     this.runId = m.runId;
     this.config = m.config;
-    this.emit({ type: 'defence', actClip: m.config.actClip ?? null, actNoise: m.config.actNoise ?? 0 });
+    this.emit({ type: 'defence', actClip: m.config.actClip ?? null, actNoise: m.config.actNoise ?? 0, labels: m.config.labels ?? 'server' });
     const key = `${m.runId}`;
     if (!this.model || this.modelKey !== key) {
       this.setStatus('loading');

@@ -4,7 +4,7 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import { DEFAULT_LORA, initGpt2Weights, initLora, toWeights, type GPT2Config, type TensorRecord } from '@splitlora/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationInversion, type AttackOptions, type AttackResult, type RowAttack } from './attack';
-import { addGaussianNoise, applyDefence, clipRows } from './defences';
+import { addGaussianNoise, applyDefence, clipRows } from '@splitlora/client';
 import { solveSpd } from './probe';
 
 // GPT-2's own init (wte std 0.02) at a tiny width, with the real vocabulary: chance is 1/50257.

@@ -20,7 +20,7 @@ import {
   type GPT2Config, type LayerCache, type Lora, type LoraConfig, type TensorRecord, type Weights,
 } from '@splitlora/model';
 import { decodeTensor, encodeTensor, WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
-import { applyDefence, checkDefence, type ActivationDefence } from './defences';
+import { applyDefence, checkDefence, type ActivationDefence } from '@splitlora/client';
 import { applyProbe, fitProbe, type Probe } from './probe';
 
 export interface AttackOptions extends ActivationDefence {

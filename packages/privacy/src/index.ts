@@ -1,3 +1,2 @@
 // @splitlora/privacy: what a curious server can learn from a volunteer's uploads, measured.
-export * from './defences';
 export * from './attack';

@@ -32,5 +32,7 @@ describe('dashboard settings fields', () => {
     expect(() => parseField(field('batch'), '')).toThrow('Batch size: enter a number');
     expect(() => parseField(field('lora.targets'), [])).toThrow('LoRA targets: pick at least one target');
     expect(parseField(field('batching'), false)).toBe(false);
+    expect(parseField(field('actNoise'), '0.5')).toBe(0.5);
+    expect(() => parseField(field('actClip'), '0')).toThrow('Clip activation rows to norm: must be above 0');
   });
 });

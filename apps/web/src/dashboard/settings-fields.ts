@@ -76,6 +76,13 @@ export const SETTING_GROUPS: FieldGroup[] = [
     ],
   },
   {
+    title: 'Privacy defences (optional)',
+    fields: [
+      { key: 'actClip', label: 'Clip activation rows to norm', kind: 'number', default: undefined, min: 0, exclusiveMin: true, hint: 'each volunteer clips every uploaded row to this L2 norm; empty for none' },
+      { key: 'actNoise', label: 'Activation noise σ', kind: 'number', default: undefined, min: 0, hint: 'Gaussian noise on every uploaded value, after the clip; see "Privacy, measured" for what it costs' },
+    ],
+  },
+  {
     title: 'Evaluation',
     fields: [{ key: 'evalData', label: 'Held-out data file', kind: 'text', default: undefined, hint: 'a path on the server; empty for none' }],
   },

@@ -1,6 +1,6 @@
 // Defences a volunteer can apply to its cut activations before they go on the wire: per-row L2
-// clipping to C, then Gaussian noise of std S. Pure functions over row-major [rows, d] data, and
-// no tfjs: the volunteer (packages/client) imports this file alone, as `@splitlora/privacy/defences`.
+// clipping to C, then Gaussian noise of std S. Pure functions over row-major [rows, d] data. They
+// live with the volunteer, which applies them; packages/privacy's attack imports them from here.
 import { makeRng, mixSeed } from '@splitlora/data';
 
 export interface ActivationDefence {
