@@ -8,15 +8,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selectNodeBackend } from '@splitlora/backend/node';
 import { Volunteer, downloadClientModel, type VolunteerEvent, type VolunteerIdentity } from '@splitlora/client';
 import { encodeExamples, partition, syntheticE2E } from '@splitlora/data';
 import { toWeights, type TensorRecord } from '@splitlora/model';
 import { saveGpt2Dir } from '@splitlora/model/node';
-import { ClusterNode, buildApp, type RunMetric } from '@splitlora/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestRedis } from '../support/redis';
-import { TINY, TOKEN, createRun, socketTo, tinyWeights, waitFor } from '../support/server-harness';
+import type { RunMetric } from '@splitlora/server';
+import { describe, expect, it } from 'vitest';
+import { useCluster } from '../support/cluster';
+import { createRun, socketTo, waitFor } from '../support/server-harness';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,36 +28,18 @@ async function freePort(): Promise<number> {
 }
 
 describe('cluster: a node is killed mid-round', () => {
-  let redis: TestRedis;
-  let coordinator: Awaited<ReturnType<typeof buildApp>>;
-  let base: string;
-  let survivor: ClusterNode;
   const tmp = mkdtempSync(join(tmpdir(), 'splitlora-node-kill-'));
-  const weights = tinyWeights();
-  const model = { id: 'test-tiny', config: TINY, weights };
   let child: ReturnType<typeof spawn> | null = null;
-
-  beforeAll(async () => {
-    await selectNodeBackend('wasm', () => {});
-    redis = await TestRedis.start();
-    coordinator = await buildApp({ model, token: TOKEN, backend: 'wasm', redis: redis.url });
-    await coordinator.app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = coordinator.app.server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    survivor = await ClusterNode.start({ redis: redis.url, port: 0, model, backend: 'wasm', id: 'node-b' });
-  }, 60_000);
-  afterAll(async () => {
+  const cluster = useCluster(['node-b'], () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await survivor?.close();
-    await coordinator?.app.close();
-    await redis?.stop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
   it('drops its volunteers, closes the round without them, and they come back as themselves on another node', async () => {
+    const { redis, coordinator, base, nodes: [survivor], model } = cluster;
     // The node to kill runs `splitlora node` in its own process, on the same model.
     const modelDir = join(tmp, 'model');
-    await saveGpt2Dir(modelDir, TINY, weights);
+    await saveGpt2Dir(modelDir, model.config, model.weights);
     const port = await freePort();
     child = spawn(process.execPath, ['bin/splitlora.mjs', 'node', '--redis', redis.url, '--port', String(port), '--model', modelDir, '--backend', 'wasm', '--id', 'node-a'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -1,36 +1,18 @@
 // A node validates what its sockets send, as the single server does: coded errors come from the
 // node itself (schema, order, shapes), and from the coordinator through Redis for what only the
 // run can judge (identity). Steps a node computes reach the coordinator's counters.
-import { selectNodeBackend } from '@splitlora/backend/node';
 import { PROTOCOL_VERSION, type Message } from '@splitlora/protocol';
-import { ClusterNode, buildApp } from '@splitlora/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { activations, hello, rawClient } from '../support/raw-client';
-import { TestRedis } from '../support/redis';
-import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
+import { useCluster } from '../support/cluster';
+import { TINY, createRun, waitFor } from '../support/server-harness';
 
 describe('a cluster node checks messages where they arrive', () => {
-  let redis: TestRedis;
-  let coordinator: Awaited<ReturnType<typeof buildApp>>;
-  let node: ClusterNode;
-  let nodeUrl: string;
-  const model = { id: 'test-tiny', config: TINY, weights: tinyWeights() };
-
-  beforeAll(async () => {
-    await selectNodeBackend('wasm', () => {});
-    redis = await TestRedis.start();
-    coordinator = await buildApp({ model, token: TOKEN, backend: 'wasm', redis: redis.url });
-    await coordinator.app.listen({ port: 0, host: '127.0.0.1' });
-    node = await ClusterNode.start({ redis: redis.url, port: 0, model, backend: 'wasm', id: 'node-v' });
-    nodeUrl = `http://127.0.0.1:${node.port}`;
-  }, 60_000);
-  afterAll(async () => {
-    await node?.close();
-    await coordinator?.app.close();
-    await redis?.stop();
-  });
+  const cluster = useCluster(['node-v']);
 
   it('answers bad messages with coded errors, computes good steps, and the coordinator counts them', async () => {
+    const { coordinator, nodes: [node] } = cluster;
+    const nodeUrl = `http://127.0.0.1:${node.port}`;
     const a = rawClient(nodeUrl);
     expect((await a.errorAfter(() => a.socket.emit('launch-missiles', {}))).code).toBe('E_UNKNOWN_TYPE');
     expect((await a.errorAfter(() => a.socket.emit('hello', { v: PROTOCOL_VERSION }))).code).toBe('E_SCHEMA');

@@ -3,56 +3,26 @@
 // reopen their replicas from it and every volunteer redoes the round. Nothing silently diverges:
 // the steps count once, every volunteer ends on the same adapter, and the nodes' replicas equal
 // the coordinator's server part.
-import { selectNodeBackend } from '@splitlora/backend/node';
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
+import type { VolunteerEvent } from '@splitlora/client';
 import { encodeExamples, partition, syntheticE2E } from '@splitlora/data';
-import { toWeights, type TensorRecord } from '@splitlora/model';
-import { ClusterNode, buildApp, type RunMetric } from '@splitlora/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestRedis } from '../support/redis';
-import { TINY, TOKEN, createRun, socketTo, tinyWeights, waitFor } from '../support/server-harness';
-
-function maxDiff(a: TensorRecord, b: TensorRecord): number {
-  let m = 0;
-  for (const [k, t] of Object.entries(a)) for (let j = 0; j < t.data.length; j++) m = Math.max(m, Math.abs(t.data[j] - b[k].data[j]));
-  return m;
-}
+import type { TensorRecord } from '@splitlora/model';
+import type { RunMetric } from '@splitlora/server';
+import { describe, expect, it } from 'vitest';
+import { nodeVolunteer, useCluster } from '../support/cluster';
+import { maxDiff } from '../support/exact-run';
+import { createRun, waitFor } from '../support/server-harness';
 
 describe('cluster: Redis restarts mid-run', () => {
-  let redis: TestRedis;
-  let coordinator: Awaited<ReturnType<typeof buildApp>>;
-  let base: string;
-  const nodes: ClusterNode[] = [];
-  const model = { id: 'test-tiny', config: TINY, weights: tinyWeights() };
-
-  beforeAll(async () => {
-    await selectNodeBackend('wasm', () => {});
-    redis = await TestRedis.start();
-    coordinator = await buildApp({ model, token: TOKEN, backend: 'wasm', redis: redis.url });
-    await coordinator.app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = coordinator.app.server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    for (const id of ['node-a', 'node-b']) nodes.push(await ClusterNode.start({ redis: redis.url, port: 0, model, backend: 'wasm', id }));
-  }, 60_000);
-  afterAll(async () => {
-    for (const n of nodes) await n.close();
-    await coordinator?.app.close();
-    await redis?.stop();
-  });
+  const cluster = useCluster(['node-a', 'node-b']);
 
   it('pauses, restarts the round from the last aggregate, and finishes with the replicas in agreement', async () => {
+    const { redis, coordinator, nodes } = cluster;
     const text = syntheticE2E({ n: 32, seed: 11 });
     const data = encodeExamples(text);
     const shards = partition(text, 2, 'iid', 4).map((idx) => idx.slice(0, 10).map((i) => data[i]));
     const events: VolunteerEvent[][] = [[], []];
     const volunteers = shards.map((examples, c) => {
-      const v = new Volunteer({
-        socket: socketTo(`http://127.0.0.1:${nodes[c].port}`), examples, backend: 'wasm', userAgent: 'vitest', seed: c,
-        loadModel: async () => { const m = await downloadClientModel(base, { dtype: 'F32' }); return { config: m.config, weights: toWeights(m.weights) }; },
-        onEvent: (e) => events[c].push(e),
-      });
-      v.start();
-      return v;
+      return nodeVolunteer(cluster.base, `http://127.0.0.1:${cluster.nodes[c].port}`, examples, c, (e) => events[c].push(e));
     });
     const aggregated = (c: number, round: number) => events[c].some((e) => e.type === 'aggregate' && e.round === round);
     const interval = 3;

@@ -1,26 +1,17 @@
 // One run over a real redis-server: a coordinator (API, rounds, aggregation) and two nodes that
 // each hold two volunteers' sockets and train their own replica of the server LoRA. Volunteers
 // download the client model from the coordinator and connect to their node directly.
-import { selectNodeBackend } from '@splitlora/backend/node';
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
+import type { VolunteerEvent } from '@splitlora/client';
 import { encodeExamples, partition, syntheticE2E } from '@splitlora/data';
-import { toWeights, type TensorRecord } from '@splitlora/model';
-import { ClusterNode, buildApp, type ServerAverageEvent } from '@splitlora/server';
+import type { TensorRecord } from '@splitlora/model';
+import type { ServerAverageEvent } from '@splitlora/server';
 import type { ServerSnapshot } from '@splitlora/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestRedis } from '../support/redis';
-import { TINY, TOKEN, createRun, socketTo, tinyWeights, waitFor } from '../support/server-harness';
+import { describe, expect, it } from 'vitest';
+import { nodeVolunteer, useCluster } from '../support/cluster';
+import { maxDiff } from '../support/exact-run';
+import { createRun, waitFor } from '../support/server-harness';
 
 type Collected = { node: string; round: number; tokens: number; steps: number; snapshot: ServerSnapshot };
-
-function maxDiff(a: TensorRecord, b: TensorRecord): number {
-  let m = 0;
-  for (const [k, t] of Object.entries(a)) {
-    expect(b[k]?.shape).toEqual(t.shape);
-    for (let j = 0; j < t.data.length; j++) m = Math.max(m, Math.abs(t.data[j] - b[k].data[j]));
-  }
-  return m;
-}
 
 /** Σ w_i·x_i / Σ w_i per tensor, in float64 (the test's own arithmetic, not the code under test). */
 function weightedMean(records: TensorRecord[], weights: number[]): TensorRecord {
@@ -35,29 +26,10 @@ function weightedMean(records: TensorRecord[], weights: number[]): TensorRecord 
 }
 
 describe('a cluster run: coordinator + 2 nodes over Redis', () => {
-  let redis: TestRedis;
-  let coordinator: Awaited<ReturnType<typeof buildApp>>;
-  let base: string;
-  const nodes: ClusterNode[] = [];
-  const weights = tinyWeights();
-  const model = { id: 'test-tiny', config: TINY, weights };
-
-  beforeAll(async () => {
-    await selectNodeBackend('wasm', () => {});
-    redis = await TestRedis.start();
-    coordinator = await buildApp({ model, token: TOKEN, backend: 'wasm', redis: redis.url });
-    await coordinator.app.listen({ port: 0, host: '127.0.0.1' });
-    const addr = coordinator.app.server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    for (const id of ['node-a', 'node-b']) nodes.push(await ClusterNode.start({ redis: redis.url, port: 0, model, backend: 'wasm', id }));
-  }, 60_000);
-  afterAll(async () => {
-    for (const n of nodes) await n.close();
-    await coordinator?.app.close();
-    await redis?.stop();
-  });
+  const cluster = useCluster(['node-a', 'node-b']);
 
   it('4 volunteers on 2 nodes finish their rounds with one averaged adapter, and the server replicas are averaged by tokens', async () => {
+    const { coordinator, base, nodes, model } = cluster;
     const text = syntheticE2E({ n: 48, seed: 5 });
     const data = encodeExamples(text);
     const shards = partition(text, 4, 'iid', 2).map((idx, c) => idx.slice(0, 8 + 2 * c).map((i) => data[i]));
@@ -69,18 +41,11 @@ describe('a cluster run: coordinator + 2 nodes over Redis', () => {
     const aggregates: { client: number; round: number }[] = [];
     const errors: string[] = [];
     const volunteers = shards.map((examples, c) => {
-      const node = nodes[c % 2];
-      const v = new Volunteer({
-        socket: socketTo(`http://127.0.0.1:${node.port}`), examples, backend: 'wasm', userAgent: 'vitest', seed: c,
-        loadModel: async () => { const m = await downloadClientModel(base, { dtype: 'F32' }); return { config: m.config, weights: toWeights(m.weights) }; },
-        onEvent: (e: VolunteerEvent) => {
-          if (e.type === 'uploaded') uploads.push({ client: c, round: e.round, adapter: e.adapter, examples: e.examples });
-          if (e.type === 'aggregate') aggregates.push({ client: c, round: e.round });
-          if (e.type === 'error') errors.push(`${c}: ${e.code} ${e.message}`);
-        },
+      return nodeVolunteer(base, `http://127.0.0.1:${nodes[c % 2].port}`, examples, c, (e: VolunteerEvent) => {
+        if (e.type === 'uploaded') uploads.push({ client: c, round: e.round, adapter: e.adapter, examples: e.examples });
+        if (e.type === 'aggregate') aggregates.push({ client: c, round: e.round });
+        if (e.type === 'error') errors.push(`${c}: ${e.code} ${e.message}`);
       });
-      v.start();
-      return v;
     });
     const interval = 3;
     const [B, T] = [2, 32];
