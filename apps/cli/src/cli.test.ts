@@ -6,6 +6,7 @@ import { loadGpt2Dir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromOptions } from './commands/init-model';
 import { intAtLeast } from './options';
+import { isBackendMemoryError } from './program';
 import { runCli } from './test-helpers';
 
 let tmp: string;
@@ -60,6 +61,13 @@ describe('splitlora CLI', () => {
     expect(missing.stderr).toMatch(/^splitlora: error: init-model needs --preset NAME or all of --layers, --embd and --heads \(missing --embd, --heads\)$/m);
     expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
     expect(again.stderr).toMatch(/already exists; pass --force/);
+  });
+
+  it('tells a backend out of memory (a wasm trap or abort) from a bug', () => {
+    expect(isBackendMemoryError(new WebAssembly.RuntimeError('memory access out of bounds'))).toBe(true);
+    expect(isBackendMemoryError(new Error('Aborted(). Build with -sASSERTIONS for more info.'))).toBe(true);
+    expect(isBackendMemoryError(new Error('--steps must be a whole number'))).toBe(false);
+    expect(isBackendMemoryError(new TypeError("Cannot read properties of undefined (reading 'shape')"))).toBe(false);
   });
 
   it('configFromOptions: preset fields, overrides, and validation', () => {

@@ -45,6 +45,12 @@ export function createProgram(): Command {
   return program;
 }
 
+/** A wasm abort or out-of-bounds access, or a backend's own out-of-memory message. */
+export function isBackendMemoryError(e: unknown): boolean {
+  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) return true;
+  return /Aborted\(|memory access out of bounds|out of memory|Cannot enlarge memory/i.test(e instanceof Error ? e.message : String(e));
+}
+
 /** Runs the CLI; returns the exit code. Known errors print one line, others their stack. */
 export async function runCli(argv: string[]): Promise<number> {
   try {
@@ -56,6 +62,11 @@ export async function runCli(argv: string[]): Promise<number> {
     // carry complete messages; a TypeError and the like is a bug, so show where it happened.
     const known = err.name === 'CliError' || err.name === 'Error' || typeof err.code === 'string';
     process.stderr.write(`splitlora: error: ${err.message}\n`);
+    // A backend that ran out of memory is not a bug in the command: say what to change instead of a wasm stack.
+    if (isBackendMemoryError(err)) {
+      process.stderr.write('splitlora: the tfjs backend ran out of memory (wasm addresses at most 4 GB, and some of its kernels fail past 2 GB): use a smaller model, batch or --seq-len, or a GPU backend (--backend webgpu | tensorflow-gpu)\n');
+      return 1;
+    }
     if (!known || process.env.SPLITLORA_DEBUG) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
