@@ -26,6 +26,15 @@ export function payloadBytes(v: unknown, depth = 0): number {
   return n;
 }
 
+/** A client message as it arrives: a known client message name, its payload checked against the schema, and its size. Throws a ProtocolError. */
+export function readClientMessage(event: string, payload: unknown): { name: ClientMessageName; msg: ReturnType<typeof validate>; bytes: number } {
+  if (!isMessageName(event) || !(event in CLIENT_MESSAGES)) {
+    throw new ProtocolError('E_UNKNOWN_TYPE', `unknown message "${String(event).slice(0, 64)}"; expected one of ${Object.keys(CLIENT_MESSAGES).join(', ')}`);
+  }
+  const name = event as ClientMessageName;
+  return { name, msg: validate(name, payload), bytes: payloadBytes(payload) };
+}
+
 export function attachSockets(http: HttpServer, host: SocketHost, limits: { dModel: number; maxBatch: number; maxSeqLen: number; adapterParams: number }): Server {
   const maxBytes = maxMessageBytes({ batch: limits.maxBatch, seqLen: limits.maxSeqLen, dModel: limits.dModel, adapterParams: limits.adapterParams, adapterTensors: 512 });
   const io = new Server(http, {
@@ -71,12 +80,7 @@ export function attachSockets(http: HttpServer, host: SocketHost, limits: { dMod
 
     socket.onAny(async (event: string, payload: unknown) => {
       try {
-        if (!isMessageName(event) || !(event in CLIENT_MESSAGES)) {
-          throw new ProtocolError('E_UNKNOWN_TYPE', `unknown message "${String(event).slice(0, 64)}"; expected one of ${Object.keys(CLIENT_MESSAGES).join(', ')}`);
-        }
-        const name = event as ClientMessageName;
-        const msg = validate(name, payload);
-        const bytes = payloadBytes(payload);
+        const { name, msg, bytes } = readClientMessage(event, payload);
         if (name === 'hello') {
           if (rec) throw new ProtocolError('E_ORDER', 'hello was already received on this connection');
           join(msg as HelloMessage);

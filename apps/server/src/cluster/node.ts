@@ -11,14 +11,14 @@ import { randomBytes } from 'node:crypto';
 import { Server, type Socket } from 'socket.io';
 import type { Redis } from 'ioredis';
 import {
-  CLIENT_MESSAGES, PROTOCOL_VERSION, ProtocolError, checkActivations, decodeTensor, encodeTensor, isMessageName, maxMessageBytes, msgpackParser, validate,
-  type ActivationsMessage, type ClientMessageName, type HelloMessage, type RunConfig,
+  PROTOCOL_VERSION, ProtocolError, checkActivations, decodeTensor, encodeTensor, maxMessageBytes, msgpackParser,
+  type ActivationsMessage, type HelloMessage, type RunConfig,
 } from '@splitlora/protocol';
 import { ComputeWorker, WorkerServerCompute, sharedRecord } from '../compute/compute-worker';
 import type { ServerSnapshot } from '../compute/server-compute';
 import { ComputeUnavailable, ServerEngine } from '../engine';
 import type { LoadedModel } from '../run-manager';
-import { payloadBytes } from '../socket';
+import { readClientMessage } from '../socket';
 import { HEARTBEAT_MS, HEARTBEAT_TTL_S, RUN_KEY, SNAPSHOT_TTL_S, nodeKey, UP_STREAM, attachRedisAdapter, connectRedis, pack, replicaKey, unpack, type RunAnnouncement, type UpEvent } from './redis';
 
 export interface NodeOptions {
@@ -280,12 +280,7 @@ export class ClusterNode extends EventEmitter {
     };
     socket.onAny(async (event: string, payload: unknown) => {
       try {
-        if (!isMessageName(event) || !(event in CLIENT_MESSAGES)) {
-          throw new ProtocolError('E_UNKNOWN_TYPE', `unknown message "${String(event).slice(0, 64)}"; expected one of ${Object.keys(CLIENT_MESSAGES).join(', ')}`);
-        }
-        const name = event as ClientMessageName;
-        const msg = validate(name, payload);
-        const bytes = payloadBytes(payload);
+        const { name, msg, bytes } = readClientMessage(event, payload);
         if (name === 'hello') {
           if (m.clientId) throw new ProtocolError('E_ORDER', 'hello was already received on this connection');
           helloSent = true;
