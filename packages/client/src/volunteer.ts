@@ -445,9 +445,17 @@ export class Volunteer {
     assertWireFinite('gradient.grad', g.grad);
     const want = [b.batch, b.seqLen, cfg.dModel];
     if (g.grad.shape.join() !== want.join()) throw new Error(`gradient has shape [${g.grad.shape}], expected [${want}]`);
-    const grad = decodeTensor(g.grad);
-    // The server's gradient is w.r.t. the rows it received; the clip's Jacobian carries it back to ours
-    // (exact, not straight-through: a clipped row's gradient shrinks by C/|a| and loses its radial part).
+    this.finishStep(model, b, seed, data, decodeTensor(g.grad), order, g.loss, indices, t0);
+  }
+
+  /**
+   * Back-propagates the server's gradient at the cut into the client adapter and counts the step.
+   * The gradient is w.r.t. the rows the server received; the clip's Jacobian carries it back to the
+   * clean rows (exact, not straight-through: a clipped row's gradient shrinks by C/|a| and loses its
+   * radial part).
+   */
+  private finishStep(model: ClientModel, b: ReturnType<typeof makeBatch>, seed: number, data: Float32Array, grad: { data: Float32Array; shape: number[] }, order: BatchIterator, loss: number, indices: number[], t0: number): void {
+    const cfg = this.config!;
     if (cfg.actClip !== undefined) clipRowsBackward(data, grad.data, cfg.dModel, cfg.actClip);
     const gradT = tf.tensor(grad.data, grad.shape);
     model.backward(b.ids, b.batch, b.seqLen, seed, gradT);
@@ -458,9 +466,9 @@ export class Volunteer {
     this.localStep += 1;
     this.stepsInRound += 1;
     this.stats.step += 1;
-    this.stats.loss = g.loss;
+    this.stats.loss = loss;
     this.stats.tokensPerSec = tokens / (ms / 1000);
-    this.emit({ type: 'step', step: this.stats.step, loss: g.loss, tokens, ms, indices });
+    this.emit({ type: 'step', step: this.stats.step, loss, tokens, ms, indices });
     this.emit({ type: 'stats', stats: { ...this.stats } });
   }
 
@@ -514,21 +522,7 @@ export class Volunteer {
     }
     assertWireFinite('front-gradient.grad', fg.grad);
     if (fg.grad.shape.join() !== shape.join()) throw new Error(`front-gradient has shape [${fg.grad.shape}], expected [${shape}]`);
-    const grad = decodeTensor(fg.grad);
-    if (cfg.actClip !== undefined) clipRowsBackward(data, grad.data, cfg.dModel, cfg.actClip);
-    const gradT = tf.tensor(grad.data, grad.shape);
-    model.backward(b.ids, b.batch, b.seqLen, seed, gradT);
-    gradT.dispose();
-    const ms = performance.now() - t0;
-    const tokens = b.batch * b.seqLen;
-    this.batches = order;
-    this.localStep += 1;
-    this.stepsInRound += 1;
-    this.stats.step += 1;
-    this.stats.loss = loss;
-    this.stats.tokensPerSec = tokens / (ms / 1000);
-    this.emit({ type: 'step', step: this.stats.step, loss, tokens, ms, indices });
-    this.emit({ type: 'stats', stats: { ...this.stats } });
+    this.finishStep(model, b, seed, data, decodeTensor(fg.grad), order, loss, indices, t0);
   }
 
   /** The client adapter now (for tests and the page's download button). */
