@@ -4,7 +4,6 @@
 // fails over does) and comes back as itself, taking part again from the next round.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,16 +15,9 @@ import type { RunMetric } from '@splitlora/server';
 import { describe, expect, it } from 'vitest';
 import { useCluster } from '../support/cluster';
 import { createRun, socketTo, waitFor } from '../support/server-harness';
+import { freePort } from '../support/free-port';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('cluster: a node is killed mid-round', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'splitlora-node-kill-'));

@@ -6,7 +6,6 @@
 // from the checkpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,18 +19,11 @@ import { decodeCheckpoint, listCheckpoints, type CheckpointData } from '@splitlo
 import { io } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TINY, tinyWeights, waitFor } from '../support/server-harness';
+import { freePort } from '../support/free-port';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'crash-token';
 const settings = { interval: 2, rounds: 1000, minClients: 2, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 0, wire: 'f32', stepDeadlineMs: 30_000, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** `splitlora serve` in a child process; resolves once /api/health answers. */
 async function serveProcess(args: string[], base: string) {

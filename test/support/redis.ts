@@ -2,20 +2,8 @@
 // persistence: every test starts from an empty Redis. `restart` brings it back on the same port
 // (for fault tests: clients reconnect to the same URL).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './free-port';
 
 export class TestRedis {
   private proc: ChildProcess | null = null;

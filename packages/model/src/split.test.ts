@@ -2,24 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initGpt2Weights } from './checkpoint/init';
-import type { GPT2Config } from './config';
 import { lmHead, resolveTransientPacks, resolveTransposedCopies, runBlocks, transposedBytes } from './gpt2';
-import { initLora, type LoraConfig } from './lora';
 import { maskWeights } from './loss';
 import { ClientModel, FullModel, ServerModel, disposeWeights, frozenMatmulBytes, toWeights } from './split';
 import type { TensorRecord } from './tensor-record';
+import { cfg, loraCfg, optimizer, randomAdapter } from './split-test-fixture';
 
-const cfg: GPT2Config = { vocabSize: 97, nPositions: 32, nEmbd: 16, nLayer: 4, nHead: 2, layerNormEps: 1e-5 };
-const loraCfg: LoraConfig = { r: 2, alpha: 8, dropout: 0.1, targets: ['q', 'v', 'mlp.c_fc'] };
-const optimizer = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-6, weightDecay: 0.01 };
-
-// B starts at zero in a real init, which would make every A-gradient zero; use random B here.
-function randomAdapter(seed: number): TensorRecord {
-  const rec = initLora(cfg, loraCfg, 0, cfg.nLayer, seed);
-  let x = seed;
-  for (const [k, t] of Object.entries(rec)) if (k.endsWith('lora_B')) t.data = t.data.map(() => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 0.2);
-  return rec;
-}
 
 function sliceRecord(rec: TensorRecord, from: number, to: number): TensorRecord {
   return Object.fromEntries(Object.entries(rec).filter(([k]) => { const i = Number(k.split('.')[1]); return i >= from && i < to; }));
