@@ -53,6 +53,8 @@ test.afterAll(async () => {
 });
 
 test('two U-shaped tabs train with the loss in the page, resume after a server restart, and send no labels', async ({ context }) => {
+  // Two tabs computing the head over 50257 tokens each, a server restart and a full run: on a loaded 2-core CI machine this took 2.4 min once and over 5 min another time.
+  test.setTimeout(540_000);
   dataDir = mkdtempSync(join(tmpdir(), 'splitlora-ushape-web-'));
   let port: number;
   ({ app, port } = await start(dataDir));
