@@ -12,6 +12,7 @@
 //    spelling ("Facts: name Juniper Hall; food Thai; price low."), so the model learns to describe
 //    what a prefix lists, and the fine-tuning has to learn the MR format and the E2E templates.
 // Templates are regular, so that a small model reaches a low held-out loss in minutes.
+// describeFacts and LITERAL_PHRASING lend the templates to e2e-schema.ts, the E2E benchmark base's corpus.
 import type { TextExample } from './examples';
 import { makeRng, randInt, shuffleInPlace, type Rng } from './rng';
 import { SYNTHETIC_VALUES } from './synthetic';
@@ -92,6 +93,36 @@ function pricePhrase(rng: Rng, p: string): string {
 function ratingPhrase(rng: Rng, r: string): string {
   return pick(rng, [`customers rate it ${r}`, `it is popular with customers, who rate it ${r}`, `it is rated ${r} by its guests`, `it holds ${an(STARS[r] ?? r)} rating`, `diners say it is ${r}`, `its customer rating is ${r}`, `critics give it ${an(STARS[r] ?? r)} review`]);
 }
+
+/** How the templates say a price, a rating and a place. The corpus uses other words ("cheap", "four-star"). */
+export interface Phrasing {
+  /** Before a noun ("a cheap café"); '' leaves the price out of that phrase. */
+  priceAdj(rng: Rng, price: string): string;
+  pricePhrase(rng: Rng, price: string): string;
+  ratingPhrase(rng: Rng, rating: string): string;
+  /** "in the harbour, near the Old Bridge": the area and the landmark. */
+  placePhrase(rng: Rng, f: Facts): string;
+}
+
+/** The corpus's own phrasing: synonyms and stars. */
+export const CORPUS_PHRASING: Phrasing = { priceAdj, pricePhrase, ratingPhrase, placePhrase };
+
+// Literal phrasing: every price and rating value appears verbatim ("moderately" contains "moderate").
+const LITERAL_PRICE_ADJ: Record<string, string[]> = { cheap: ['cheap'], moderate: ['moderately priced', 'moderate-priced'], high: ['high-priced', 'high priced'] };
+
+/** States each value as written (for MR-to-text data, where the text must contain the MR's values). */
+export const LITERAL_PHRASING: Phrasing = {
+  // "a less than £ 20 café" reads badly: such values get a sentence of their own instead.
+  priceAdj: (rng, p) => pick(rng, LITERAL_PRICE_ADJ[p] ?? [/^(less|more) /.test(p) ? '' : p]),
+  pricePhrase: (rng, p) => pick(rng, [`prices are ${p}`, `the price range is ${p}`, `it is in the ${p} price range`, `its prices are ${p}`]),
+  ratingPhrase: (rng, r) => pick(rng, [`customers rate it ${r}`, `it is rated ${r} by its customers`, `its customer rating is ${r}`, `it has ${an(r)} customer rating`, `it has a customer rating of ${r}`]),
+  // The landmark first as often as the area.
+  placePhrase: (rng, f) => {
+    const place = placePhrase(rng, f);
+    return f.area && f.near && rng() < 0.5 ? place.split(', ').reverse().join(', ') : place;
+  },
+};
+
 function placePhrase(rng: Rng, f: Facts): string {
   const parts = [f.area && pick(rng, [`in the ${f.area}`, `over in the ${f.area}`]), f.near && pick(rng, [`close to ${f.near}`, `next to ${f.near}`, `a short walk from ${f.near}`, `near ${f.near}`])];
   return parts.filter(Boolean).join(', ');
@@ -103,47 +134,53 @@ function familyPhrase(rng: Rng, f: Family): string {
     : pick(rng, ['it is not family-friendly', 'it is for adults only', 'children are not allowed']);
 }
 
+/** "cheap " before a noun, or nothing when the phrasing leaves the price to a sentence of its own. */
+function adjective(rng: Rng, say: Phrasing, price: string): string {
+  const adj = say.priceAdj(rng, price);
+  return adj ? `${adj} ` : '';
+}
+
 // Each template says every fact present, so a fact card and its description agree.
-const TEMPLATES: ((f: Family, rng: Rng) => string)[] = [
-  (f, rng) => sentences(
-    `${f.name} is ${an(`${f.food ? f.food + ' ' : ''}${kind(f)}`)} ${placePhrase(rng, f)}`,
-    f.price && pricePhrase(rng, f.price),
-    f.rating && ratingPhrase(rng, f.rating),
+const TEMPLATES: ((f: Family, rng: Rng, say: Phrasing) => string)[] = [
+  (f, rng, say) => sentences(
+    `${f.name} is ${an(`${f.food ? f.food + ' ' : ''}${kind(f)}`)} ${say.placePhrase(rng, f)}`,
+    f.price && say.pricePhrase(rng, f.price),
+    f.rating && say.ratingPhrase(rng, f.rating),
     f.dish && `the ${f.dish} is a favourite`,
     f.hours && `it ${f.hours}`,
     f.seating && pick(rng, [`there is ${f.seating}`, `it is ${an(kind(f))} with ${f.seating}`]),
     familyPhrase(rng, f),
   ),
-  (f, rng) => sentences(
-    `if you are ${placePhrase(rng, f) || 'in town'}, try ${f.name}`,
-    `this ${f.price ? priceAdj(rng, f.price) + ' ' : ''}${kind(f)} ${f.food ? `${pick(rng, ['cooks', 'serves'])} ${f.food} food` : 'is worth a visit'}${f.dish ? ` and is known for its ${f.dish}` : ''}`,
-    f.rating && ratingPhrase(rng, f.rating),
+  (f, rng, say) => sentences(
+    `if you are ${say.placePhrase(rng, f) || 'in town'}, try ${f.name}`,
+    `this ${f.price ? adjective(rng, say, f.price) : ''}${kind(f)} ${f.food ? `${pick(rng, ['cooks', 'serves'])} ${f.food} food` : 'is worth a visit'}${f.dish ? ` and is known for its ${f.dish}` : ''}`,
+    f.rating && say.ratingPhrase(rng, f.rating),
     f.seating && `guests can enjoy ${f.seating}`,
     f.hours && `it ${f.hours}`,
     familyPhrase(rng, f),
   ),
-  (f, rng) => {
+  (f, rng, say) => {
     const offers = list([f.food && `${f.food} cooking`, f.dish && f.dish, f.seating && f.seating]);
     return sentences(
-      `at ${f.name}, ${an(kind(f))} ${placePhrase(rng, f)}, you will find ${offers || 'a warm welcome'}`,
-      f.price && pricePhrase(rng, f.price),
-      f.rating && ratingPhrase(rng, f.rating),
+      `at ${f.name}, ${an(kind(f))} ${say.placePhrase(rng, f)}, you will find ${offers || 'a warm welcome'}`,
+      f.price && say.pricePhrase(rng, f.price),
+      f.rating && say.ratingPhrase(rng, f.rating),
       f.hours && `the place ${f.hours}`,
       familyPhrase(rng, f),
     );
   },
-  (f, rng) => sentences(
-    `looking for ${an(`${f.price ? priceAdj(rng, f.price) + ' ' : ''}${f.food ? f.food + ' ' : ''}${kind(f)}`)}? ${f.name} is ${placePhrase(rng, f) || 'a good choice'}`,
+  (f, rng, say) => sentences(
+    `looking for ${an(`${f.price ? adjective(rng, say, f.price) : ''}${f.food ? f.food + ' ' : ''}${kind(f)}`)}? ${f.name} is ${say.placePhrase(rng, f) || 'a good choice'}`,
     f.dish && `order the ${f.dish}`,
-    f.rating && ratingPhrase(rng, f.rating),
+    f.rating && say.ratingPhrase(rng, f.rating),
     f.hours && `it ${f.hours}`,
     f.seating && `there is ${f.seating}`,
     familyPhrase(rng, f),
   ),
-  (f, rng) => {
+  (f, rng, say) => {
     const about = list([f.food && `${f.food} food`, f.price && `${f.price} prices`, f.rating && `${an(f.rating)} rating`]);
     return sentences(
-      `${f.name} ${placePhrase(rng, f) ? `sits ${placePhrase(rng, f)}` : 'is a local favourite'}`,
+      `${f.name} ${say.placePhrase(rng, f) ? `sits ${say.placePhrase(rng, f)}` : 'is a local favourite'}`,
       `the ${kind(f)} has ${about || 'a loyal crowd'}`,
       f.dish && `people come for the ${f.dish}`,
       f.seating && `${pick(rng, ['inside', 'in summer'])} there is ${f.seating}`,
@@ -151,17 +188,42 @@ const TEMPLATES: ((f: Family, rng: Rng) => string)[] = [
       familyPhrase(rng, f),
     );
   },
-  (f, rng) => sentences(
+  (f, rng, say) => sentences(
     `we had dinner at ${pick(rng, ['', 'a place called '])}${f.name}${f.area ? ` in the ${f.area}` : ''}`,
     `it is ${an(`${f.food ? f.food + ' ' : ''}${kind(f)}`)}${f.near ? ` near ${f.near}` : ''}`,
     f.dish && `the ${f.dish} was excellent`,
-    f.price && pricePhrase(rng, f.price),
-    f.rating && ratingPhrase(rng, f.rating),
+    f.price && say.pricePhrase(rng, f.price),
+    f.rating && say.ratingPhrase(rng, f.rating),
     f.seating && `we liked ${f.seating}`,
     f.hours && `it ${f.hours}`,
     familyPhrase(rng, f),
   ),
 ];
+
+/** The facts a template can say: a name, some of the optional facts, and family friendliness. */
+export type CorpusFacts = Family;
+
+/** One description of `f`, in sentences, from a template chosen with `rng`. */
+export function describeFacts(f: CorpusFacts, rng: Rng, say: Phrasing = CORPUS_PHRASING): string {
+  return pick(rng, TEMPLATES)(f, rng, say);
+}
+
+/** One sentence that says the fact `key` of `f` alone (for a description that left it out). */
+export function factSentence(key: keyof CorpusFacts, f: CorpusFacts, rng: Rng, say: Phrasing = CORPUS_PHRASING): string {
+  const v = f[key];
+  if (v === undefined) return '';
+  const said: Partial<Record<keyof CorpusFacts, () => string>> = {
+    name: () => `it is called ${v}`,
+    type: () => `it is ${an(v)}`,
+    food: () => `it serves ${v} food`,
+    price: () => say.pricePhrase(rng, v),
+    rating: () => say.ratingPhrase(rng, v),
+    area: () => `it is in the ${v}`,
+    near: () => `it is near ${v}`,
+    family: () => familyPhrase(rng, f),
+  };
+  return sentences(said[key]?.() ?? `its ${key} is ${v}`);
+}
 
 /** "Facts: name X; food Thai; price cheap." — the fact card some lines start with. */
 function factCard(f: Family): string {
@@ -187,7 +249,7 @@ export function restaurantCorpus({ n, seed = 0, factCards = 0.3, tokenized = 0.5
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const f = randomFacts(rng);
-    const text = pick(rng, TEMPLATES)(f, rng);
+    const text = describeFacts(f, rng);
     const line = rng() < factCards ? `${factCard(f)} ${text}` : text;
     out.push(rng() < tokenized ? tokenizeE2E(line) : line);
   }

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ParseOptions, ParseResult } from './examples';
+import { harvestMrValues, type MrValues } from './e2e-schema';
 import { parseDataFile, type DataFormat } from './loaders';
 
 export class DataFileError extends Error {
@@ -32,4 +33,11 @@ export async function readDataFile(
     throw new DataFileError('DATA_FILE_UNREADABLE', `cannot read data file ${path}: ${err.message}`);
   }
   return parseDataFile(text, path, format, opts);
+}
+
+/** The slot values of the MRs (the context side only) of an E2E data file, for e2eSchemaCorpus. */
+export async function readMrValues(path: string, format: DataFormat | 'auto' = 'auto'): Promise<MrValues> {
+  const { examples } = await readDataFile(path, format);
+  if (examples.length === 0) throw new Error(`no MRs in ${path}: expected lora-format "MR||ref" lines or the official CSV`);
+  return harvestMrValues(examples.map((e) => e.context));
 }

@@ -18,8 +18,10 @@ export { detectFormat, parseDataFile, parseE2ECsv, parseE2EText, parseJsonl, par
 export type { DataFormat } from './loaders';
 export { SYNTHETIC_VALUES, syntheticE2E } from './synthetic';
 export type { SyntheticOptions } from './synthetic';
-export { CORPUS_VALUES, DEFAULT_CORPUS, restaurantCorpus, restaurantCorpusExamples } from './corpus';
-export type { CorpusOptions } from './corpus';
+export { CORPUS_PHRASING, CORPUS_VALUES, DEFAULT_CORPUS, LITERAL_PHRASING, describeFacts, factSentence, restaurantCorpus, restaurantCorpusExamples } from './corpus';
+export type { CorpusFacts, CorpusOptions, Phrasing } from './corpus';
+export { e2eSchemaCorpus, e2eSchemaExamples, harvestMrValues, statesFact } from './e2e-schema';
+export type { E2ESchemaOptions, MrValues } from './e2e-schema';
 export { DEFAULT_DIRICHLET_ATTR, parsePartitionSpec, partition } from './partition';
 export type { PartitionSpec } from './partition';
 export { BatchIterator, epochOrder, makeBatch } from './batching';

@@ -47,12 +47,18 @@ describe('generateE2E', () => {
     const spy = vi.spyOn(model, 'logits');
     try {
       const progress: number[][] = [];
-      const beam = await generateE2E(model, MRS, { beams: 2, maxNewTokens: 5, stopTokens: [], onProgress: (d, t) => progress.push([d, t]) });
+      const beam = await generateE2E(model, MRS, { beams: 2, maxNewTokens: 5, stopTokens: [], batchSize: 1, onProgress: (d, t) => progress.push([d, t]) });
       expect(beam).toHaveLength(3);
       expect(progress).toEqual([[1, 3], [2, 3], [3, 3]]);
       expect(spy).toHaveBeenCalledTimes(3 * 5);
       spy.mockClear();
-      const greedy = await generateE2E(model, MRS, { beams: 1, noRepeatNgram: 0, maxNewTokens: 4, stopTokens: [] });
+      // Batched (the default): one forward per new token per distinct prompt length, same outputs.
+      const mrs = [...MRS, MRS[0]];
+      expect(new Set(mrs.map((mr) => e2ePrompt(mr).length)).size).toBe(3);
+      expect(await generateE2E(model, mrs, { beams: 2, maxNewTokens: 5, stopTokens: [] })).toEqual([...beam, beam[0]]);
+      expect(spy).toHaveBeenCalledTimes(3 * 5);
+      spy.mockClear();
+      const greedy = await generateE2E(model, MRS, { beams: 1, noRepeatNgram: 0, maxNewTokens: 4, stopTokens: [], batchSize: 1 });
       expect(spy).toHaveBeenCalledTimes(3 * 4);
       spy.mockRestore();
       for (const [i, mr] of MRS.entries()) {
@@ -68,6 +74,7 @@ describe('generateE2E', () => {
   it('rejects bad options and an MR too long for the context', async () => {
     await expect(generateE2E(model, MRS, { beams: 0 })).rejects.toThrow('beams must be an integer >= 1');
     await expect(generateE2E(model, MRS, { maxNewTokens: 0 })).rejects.toThrow('maxNewTokens must be an integer >= 1');
+    await expect(generateE2E(model, MRS, { batchSize: 1.5 })).rejects.toThrow('batchSize must be an integer >= 1, got 1.5');
     await expect(generateE2E(model, ['name : X'.repeat(40)])).rejects.toThrow(/MR 0 is \d+ tokens, which leaves no room in the model's 96-token context/);
   });
 });

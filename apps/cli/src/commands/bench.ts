@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { readDataFile } from '@splitlora/data/node';
-import { disposeWeights, toWeights } from '@splitlora/model';
+import { DECODE_BATCH, disposeWeights, toWeights } from '@splitlora/model';
 import { intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
@@ -30,6 +30,7 @@ interface BenchFlags extends RunFlags {
   e2eMrs: number;
   e2eData?: string;
   e2eBeams: number;
+  e2eBatch: number;
   evalLimit?: number;
   quick?: boolean;
 }
@@ -87,6 +88,7 @@ export function benchCommand(): Command {
     .option('--e2e-mrs <n>', 'held-out MRs decoded for the E2E metrics', intAtLeast(1), 20)
     .option('--e2e-data <file>', 'decode the MRs of this file for the E2E metrics, each scored against all its references (e.g. the E2E test split; default: the held-out set)')
     .option('--e2e-beams <k>', 'beam width for the E2E outputs (the paper: 10)', intAtLeast(1), 10)
+    .option('--e2e-batch <n>', 'MRs decoded together for the E2E outputs, those of equal token length (the outputs do not depend on it)', intAtLeast(1), DECODE_BATCH)
     .option('--eval-limit <n>', 'score each checkpoint on the first n held-out examples only (default: all of --heldout)', intAtLeast(1))
     .option('--quick', `cheap evaluation for a smoke run: --eval-limit ${QUICK.evalLimit}, about ${QUICK.checkpointsPerMethod} checkpoints per method, --e2e-mrs ${QUICK.e2eMrs} --e2e-beams ${QUICK.e2eBeams} (explicit flags win; training is unchanged)`)
     .addHelpText('after', [
@@ -115,7 +117,7 @@ export function benchCommand(): Command {
       try {
         const result = await runBench(model, weights, s, data, {
           methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000, evalLimit: o.evalLimit,
-          e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams, test: e2eTest } : null,
+          e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams, batchSize: o.e2eBatch, test: e2eTest } : null,
         }, {
           log,
           phase: (label, total) => {

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { DataFormatError } from '@splitlora/data';
-import { E2E_BEAM } from '@splitlora/model';
+import { DECODE_BATCH, E2E_BEAM } from '@splitlora/model';
 import { evaluateE2E, formatGroupedRefs, formatLines } from '@splitlora/evaluation';
 // TODO(lead): export readDataFile as '@splitlora/data/node' (as in score.ts).
 import { readDataFile } from '../../../../packages/data/src/files-node';
@@ -24,6 +24,7 @@ interface EvalOptions {
   limit?: number;
   beam: number;
   maxNewTokens: number;
+  batch: number;
   skipBad?: boolean;
   backend: string;
 }
@@ -54,6 +55,7 @@ export function evalCommand(): Command {
     .option('--limit <n>', 'evaluate only the first n unique MRs (each with all its references)', intAtLeast(1))
     .option('--beam <k>', 'beam width (1 = greedy with the n-gram block)', intAtLeast(1), E2E_BEAM.beams)
     .option('--max-new-tokens <n>', 'most tokens generated per MR', intAtLeast(1), E2E_BEAM.maxNewTokens)
+    .option('--batch <n>', 'MRs decoded together, those of equal token length (the outputs do not depend on it)', intAtLeast(1), DECODE_BATCH)
     .option('--skip-bad', 'skip malformed lines (and count them) instead of stopping at the first')
     .addOption(backendOption())
     .action(async (o: EvalOptions) => {
@@ -74,14 +76,18 @@ export function evalCommand(): Command {
         const bar = progressBar(mrCount, 'eval [{bar}] {value}/{total} MRs | {duration_formatted} elapsed | ETA {eta_formatted}');
         const t0 = performance.now();
         const every = Math.max(1, Math.round(mrCount / 10));
+        let logged = 0;
         const r = await evaluateE2E(loaded.model, examples, {
           beams: o.beam,
           maxNewTokens: o.maxNewTokens,
+          batchSize: o.batch,
           limit: o.limit,
           onProgress: (done, total) => {
             bar.update(done);
-            // Without a terminal (a log file, CI) there is no bar: log about every tenth instead.
-            if (!process.stderr.isTTY && (done % every === 0 || done === total)) log(`eval: ${done}/${total} MRs${etaText(t0, done, total)}`);
+            // Without a terminal (a log file, CI) there is no bar: log about every tenth instead
+            // (progress comes a batch at a time, so on crossing each tenth).
+            if (!process.stderr.isTTY && (Math.floor(done / every) > Math.floor(logged / every) || done === total)) log(`eval: ${done}/${total} MRs${etaText(t0, done, total)}`);
+            logged = done;
           },
         }).finally(() => bar.stop());
         const seconds = (performance.now() - t0) / 1000;

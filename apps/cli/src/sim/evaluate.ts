@@ -63,6 +63,8 @@ export interface E2EOptions {
   /** Unique MRs to decode (each scored against all its references). */
   mrs: number;
   beams: number;
+  /** MRs decoded together (generateE2E's batchSize; default 16). */
+  batchSize?: number;
   /** The examples whose MRs are decoded (default: the held-out set), e.g. the E2E test split. */
   test?: readonly TextExample[];
   onProgress?: (done: number, total: number) => void;
@@ -72,7 +74,7 @@ export interface E2EOptions {
 export async function e2eMetrics(model: SimModel, weights: Weights, s: TrainSettings, adapter: TensorRecord, test: readonly TextExample[], o: E2EOptions): Promise<E2EScores> {
   const m = evalModel(model, weights, s, adapter);
   try {
-    return (await evaluateE2E(m, test, { limit: o.mrs, beams: o.beams, onProgress: o.onProgress })).metrics;
+    return (await evaluateE2E(m, test, { limit: o.mrs, beams: o.beams, batchSize: o.batchSize, onProgress: o.onProgress })).metrics;
   } finally {
     m.dispose();
   }
