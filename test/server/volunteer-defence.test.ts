@@ -1,7 +1,7 @@
 // The activation defence on the volunteer's side (run settings actClip / actNoise): what the
 // server receives is the clean cut activations clipped per row and noised, seeded per step; with
 // no clip and actNoise 0 the upload and the training are bit-for-bit what they were without them.
-import { Volunteer, applyDefence, clipRows, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
+import { Volunteer, applyDefence, clipRows, downloadClientModel, noiseKeyFromSeed, type VolunteerEvent } from '@splitlora/client';
 import { encodeExamples, makeBatch, syntheticE2E } from '@splitlora/data';
 import { ClientModel, SPLITLORA_ADAMW, defaultCut, toWeights, type TensorRecord } from '@splitlora/model';
 import { decodeTensor, type ActivationsMessage, type FrontMessage } from '@splitlora/protocol';
@@ -43,7 +43,7 @@ describe('volunteer activation defence', () => {
     const steps: { loss: number; indices: number[] }[] = [];
     const defences: VolunteerEvent[] = [];
     const v = new Volunteer({
-      socket: socketTo(server.base), examples, backend: 'wasm', userAgent: 'vitest', seed: 3, noiseSeed: NOISE_SEED,
+      socket: socketTo(server.base), examples, backend: 'wasm', userAgent: 'vitest', seed: 3, noiseKey: noiseKeyFromSeed(NOISE_SEED),
       loadModel: async () => { const m = await downloadClientModel(server.base, { dtype: 'F32' }); return { config: m.config, weights: toWeights(m.weights) }; },
       onEvent: (e) => {
         if (e.type === 'step') steps.push({ loss: e.loss, indices: e.indices });
@@ -109,9 +109,9 @@ describe('volunteer activation defence', () => {
     expect(Math.abs(cross / Math.sqrt(sq * rowSq))).toBeLessThan(0.1);
 
     // Seeded by (secret, step): the same step gives the same bytes (a retry adds nothing), the next step new noise.
-    expect(got.acts).toEqual(applyDefence(Float32Array.from(clean.data), d, { actClip: C, actNoise: sigma, noiseSeed: NOISE_SEED }, 0));
+    expect(got.acts).toEqual(applyDefence(Float32Array.from(clean.data), d, { actClip: C, actNoise: sigma, noiseKey: noiseKeyFromSeed(NOISE_SEED) }, 0));
     const noise0 = got.acts.map((x, i) => x - clipped[i]);
-    const other = applyDefence(Float32Array.from(clean.data), d, { actClip: C, actNoise: sigma, noiseSeed: NOISE_SEED }, 1).map((x, i) => x - clipped[i]);
+    const other = applyDefence(Float32Array.from(clean.data), d, { actClip: C, actNoise: sigma, noiseKey: noiseKeyFromSeed(NOISE_SEED) }, 1).map((x, i) => x - clipped[i]);
     expect(noise0.some((x, i) => Math.abs(x - other[i]) > sigma / 10)).toBe(true);
     expect(r.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
   });

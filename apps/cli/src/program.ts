@@ -4,6 +4,7 @@ import { attackCommand } from './commands/attack';
 import { benchCommand } from './commands/bench';
 import { benchBrowserCommand } from './commands/bench-browser';
 import { benchPrivacyCommand } from './commands/bench-privacy';
+import { benchScaleCommand } from './commands/bench-scale';
 import { benchGpuCommand } from './commands/bench-gpu';
 import { benchModelCommand } from './commands/bench-model';
 import { benchServerCommand } from './commands/bench-server';
@@ -39,7 +40,8 @@ export function createProgram(): Command {
     .addCommand(simulateCommand())
     .addCommand(benchCommand())
     .addCommand(attackCommand())
-    .addCommand(benchPrivacyCommand());
+    .addCommand(benchPrivacyCommand())
+    .addCommand(benchScaleCommand());
   // Subcommands inherit neither help-after-error nor the output settings; set them on each.
   for (const c of program.commands) c.showHelpAfterError(`(run "splitlora ${c.name()} --help" for usage)`);
   return program;

@@ -99,6 +99,13 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   const evaluations = new Evaluations(manager, app.log, { backend, allowFaults: opts.computeFaults });
   registerApi(app, manager, { token: opts.token, backend, evaluations });
 
+  // Where volunteer pages may train: the cluster's live nodes that have a public URL (none on a
+  // single server: the page then uses this origin).
+  app.get('/api/nodes', async () => {
+    const nodes = cluster ? await cluster.liveNodes() : [];
+    return { nodes: nodes.filter((n) => n.url !== null) };
+  });
+
   // The client submodel: /api/model says where the current run's files are; the files themselves
   // are immutable under their hash.
   app.get('/api/model', async () => {

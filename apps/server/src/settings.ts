@@ -55,6 +55,13 @@ export const RunSettingsSchema = Type.Object(
      * so no target, mask or loss leaves the page; a step takes two round trips.
      */
     labels: Type.Union([Type.Literal('server'), Type.Literal('client')], { default: 'server' }),
+    /**
+     * Cluster runs (serve --redis) only: how the server LoRA lives on the nodes. "averaged": each node
+     * trains a replica on its own volunteers and the coordinator averages them at every aggregation
+     * (SplitFed V1; scales compute). "single": every node forwards activations to the one node that
+     * owns the server model (SplitLoRA-exact; one node's compute). A single server ignores it.
+     */
+    serverReplicas: Type.Union([Type.Literal('averaged'), Type.Literal('single')], { default: 'averaged' }),
     /** Defence: each volunteer clips every uploaded activation row (one position's d values) to this L2 norm. */
     actClip: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     /** Defence: each volunteer adds Gaussian noise of this std to every uploaded activation, after clipping. */
@@ -77,6 +84,10 @@ export function parseSettings(input: unknown): RunSettings {
   if (!Value.Check(RunSettingsSchema, withDefaults)) {
     const e = Value.Errors(RunSettingsSchema, withDefaults).First();
     throw new Error(`run settings${e?.path ?? ''}: ${e?.message ?? 'invalid'}`);
+  }
+  // Forwarding a U-shaped step would take two relayed round trips per step; not built.
+  if (withDefaults.serverReplicas === 'single' && withDefaults.labels === 'client') {
+    throw new Error('run settings/serverReplicas: "single" does not serve the U-shaped split (labels "client"); use labels "server" (the U-shaped split runs on a single server, without --redis)');
   }
   return withDefaults as RunSettings;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadIdentity, loadNoiseSeed, saveIdentity } from './identity';
+import { loadIdentity, loadNoiseKey, saveIdentity } from './identity';
 
 function memory() {
   const m = new Map<string, string>();
@@ -22,14 +22,17 @@ describe('volunteer identity in sessionStorage', () => {
     expect(() => saveIdentity({ setItem: () => { throw new Error('QuotaExceededError'); } }, { clientId: 'c', resumeToken: 't' })).not.toThrow();
   });
 
-  it('the noise seed is made once per tab and kept; a broken entry is replaced', () => {
+  it('the noise key is 32 random bytes made once per tab and kept; a broken entry is replaced', () => {
     const s = memory();
-    const seed = loadNoiseSeed(s);
-    expect(Number.isInteger(seed) && seed > 0).toBe(true);
-    expect(loadNoiseSeed(s)).toBe(seed);
-    s.m.set('splitlora.noiseSeed', 'junk');
-    const fresh = loadNoiseSeed(s);
-    expect(Number.isInteger(fresh) && fresh > 0).toBe(true);
-    expect(loadNoiseSeed(s)).toBe(fresh);
+    const key = loadNoiseKey(s);
+    expect(key.length).toBe(32);
+    expect(new Set(key).size).toBeGreaterThan(8); // random bytes, not a constant
+    expect(loadNoiseKey(s)).toEqual(key);
+    expect(loadNoiseKey(memory())).not.toEqual(key);
+    s.m.set('splitlora.noiseKey', 'junk');
+    const fresh = loadNoiseKey(s);
+    expect(fresh.length).toBe(32);
+    expect(fresh).not.toEqual(key);
+    expect(loadNoiseKey(s)).toEqual(fresh);
   });
 });

@@ -2,7 +2,7 @@
 // same volunteer and the server hands it its checkpointed training state. sessionStorage is per
 // tab, so two tabs never share one (a duplicated tab copies it; the server refuses the copy and
 // the Volunteer joins as new).
-import type { VolunteerIdentity } from '@splitlora/client';
+import { NOISE_KEY_BYTES, newNoiseKey, type VolunteerIdentity } from '@splitlora/client';
 
 const KEY = 'splitlora.volunteer';
 
@@ -15,25 +15,26 @@ export function loadIdentity(storage: Pick<Storage, 'getItem'>): VolunteerIdenti
   }
 }
 
-const NOISE_KEY = 'splitlora.noiseSeed';
+const NOISE_KEY = 'splitlora.noiseKey';
 
 /**
- * This tab's secret seed of the activation noise (run setting actNoise), made once and kept beside
- * the identity: a step redone after a reload or a server restart then sends the same noise again,
- * so the server never gets two independent draws of one batch to average. Never sent.
+ * This tab's secret key of the activation noise (run setting actNoise), made once from the CSPRNG
+ * and kept beside the identity (hex): a step redone after a reload or a server restart then sends
+ * the same noise again, so the server never gets two independent draws of one batch to average.
+ * Never sent.
  */
-export function loadNoiseSeed(storage: Pick<Storage, 'getItem' | 'setItem'>): number {
+export function loadNoiseKey(storage: Pick<Storage, 'getItem' | 'setItem'>): Uint8Array {
   try {
-    const v = Number(storage.getItem(NOISE_KEY));
-    if (Number.isInteger(v) && v > 0 && v < 2 ** 32) return v;
+    const hex = storage.getItem(NOISE_KEY) ?? '';
+    if (new RegExp(`^[0-9a-f]{${2 * NOISE_KEY_BYTES}}$`).test(hex)) return Uint8Array.from(hex.match(/../g)!, (h) => parseInt(h, 16));
   } catch {
     // unreadable: make a new one
   }
-  const fresh = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
+  const fresh = newNoiseKey();
   try {
-    storage.setItem(NOISE_KEY, String(fresh));
+    storage.setItem(NOISE_KEY, Array.from(fresh, (b) => b.toString(16).padStart(2, '0')).join(''));
   } catch {
-    // storage disabled: this tab's seed lasts until it reloads
+    // storage disabled: this tab's key lasts until it reloads
   }
   return fresh;
 }

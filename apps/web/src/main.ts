@@ -1,14 +1,15 @@
 // The volunteer page: pick a backend, pick data, join the current run, show what happens.
 // Wiring only; each concern lives in its own module.
 import { fitBackendToModel, limitWebglTextureSize, selectBrowserBackend, type BrowserBackend } from '@splitlora/backend/browser';
-import { Volunteer, downloadClientModel, fetchModelInfo, type VolunteerEvent } from '@splitlora/client';
+import { Volunteer, downloadClientModel, fetchModelInfo, fetchNodeUrls, type VolunteerEvent } from '@splitlora/client';
 import { configFromHf, toWeights } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
-import { io } from 'socket.io-client';
+import { io, type Socket } from 'socket.io-client';
 import { browserByteCache } from './byte-cache';
-import { loadIdentity, loadNoiseSeed, saveIdentity } from './identity';
+import { loadIdentity, loadNoiseKey, saveIdentity } from './identity';
 import { sampleShard, shardFromFile, type Shard } from './data-source';
 import { keepWebglReadbacksOffTimers } from './hidden-tab';
+import { NodeStatus, chooseNodes } from './nodes';
 import { readPageOptions } from './page-options';
 import { TestHook } from './test-hook';
 import { Ui } from './ui';
@@ -23,6 +24,8 @@ if (opts.webglMaxTexture) limitWebglTextureSize(opts.webglMaxTexture);
 
 let shard: Shard | null = null;
 let volunteer: Volunteer | null = null;
+let nodeStatus: NodeStatus | null = null;
+if (opts.nodesError) ui.addLog(`${opts.nodesError}; fix the page's URL to join`, true);
 
 const backend = selectBrowserBackend(opts.backend).then(
   (name) => {
@@ -92,10 +95,26 @@ function onEvent(e: VolunteerEvent): void {
   else if (e.type === 'log') ui.addLog(e.message, e.message.startsWith('error'));
   else if (e.type === 'identity') saveIdentity(sessionStorage, e.identity);
   else if (e.type === 'defence') ui.showDefence(e.actClip, e.actNoise, e.labels);
+  else if (e.type === 'failover' && nodeStatus) {
+    ui.addLog(nodeStatus.see(e)!, true);
+    ui.showNode(nodeStatus.text);
+  }
+}
+
+/** A socket to one cluster node (the node list's connect). */
+function nodeSocket(url: string): Socket {
+  const socket = io(url, { parser: msgpackParser, transports: ['websocket'], forceNew: true });
+  socket.on('connect_error', (err) => ui.addLog(`cannot reach node ${url}: ${err.message}`, true));
+  hook.watchSocket(socket);
+  return socket;
 }
 
 async function join(): Promise<void> {
   if (!shard || volunteer) return;
+  if (opts.nodesError) {
+    ui.addLog(`cannot join: ${opts.nodesError}`, true);
+    return;
+  }
   const examples = shard.examples;
   ui.setJoined(true, true);
   let name: string;
@@ -105,10 +124,20 @@ async function join(): Promise<void> {
     ui.setJoined(false, true);
     return;
   }
-  const socket = io(location.origin, { parser: msgpackParser, transports: ['websocket'] });
-  socket.on('connect_error', (err) => ui.addLog(`cannot reach the server: ${err.message}`, true));
-  hook.watchSocket(socket);
-  volunteer = new Volunteer({ socket, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent, identity: loadIdentity(sessionStorage), noiseSeed: loadNoiseSeed(sessionStorage) });
+  const nodes = await chooseNodes(opts.nodes, () => fetchNodeUrls(location.origin), Math.random());
+  let to: { socket: Socket } | { nodes: { urls: string[]; connect: (url: string) => Socket; failoverMs?: number } };
+  if (nodes.urls) {
+    to = { nodes: { urls: nodes.urls, connect: nodeSocket, failoverMs: opts.failoverMs ?? undefined } };
+    ui.addLog(`training through ${nodes.urls.length} node${nodes.urls.length === 1 ? '' : 's'} (${nodes.source === 'url' ? 'from the page URL' : 'listed by the server'}): ${nodes.urls.join(', ')}`);
+  } else {
+    const socket = io(location.origin, { parser: msgpackParser, transports: ['websocket'] });
+    socket.on('connect_error', (err) => ui.addLog(`cannot reach the server: ${err.message}`, true));
+    hook.watchSocket(socket);
+    to = { socket };
+  }
+  nodeStatus = new NodeStatus(nodes.urls?.[0] ?? location.origin);
+  ui.showNode(nodeStatus.text);
+  volunteer = new Volunteer({ ...to, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent, identity: loadIdentity(sessionStorage), noiseKey: loadNoiseKey(sessionStorage) });
   hook.attach(volunteer);
   ui.clearSteps();
   volunteer.start();

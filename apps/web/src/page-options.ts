@@ -4,6 +4,12 @@
 //   ?record=1                                 keep adapters in window.__splitlora.events
 //   ?webglMaxTexture=N                        let WebGL make textures of at most N texels a side,
 //                                             as a GPU with that limit would (tests the fall-back)
+//   ?nodes=http://h1:3001,http://h2:3002      train through these cluster nodes, failing over in
+//                                             this order (default: the nodes the coordinator
+//                                             lists, else this page's server)
+//   ?failoverMs=N                             how long a lost node may take to come back first
+import { parseNodeUrls } from '@splitlora/client';
+
 export interface PageOptions {
   sample: boolean;
   /** Seed of the sample shard and of the data order. */
@@ -15,6 +21,11 @@ export interface PageOptions {
   /** Record adapter values in the test hook (on by default under automation). */
   record: boolean;
   webglMaxTexture: number | null;
+  /** The ?nodes= list (origins), or null when the URL gives none. */
+  nodes: string[] | null;
+  /** Why ?nodes= was refused; the page then does not join. */
+  nodesError: string | null;
+  failoverMs: number | null;
 }
 
 const DEFAULT_SAMPLE_SIZE = 200;
@@ -30,9 +41,21 @@ function int(p: URLSearchParams, name: string, min: number, max: number): number
   return Number.isInteger(v) && v >= min && v <= max ? v : null;
 }
 
+function nodeList(p: URLSearchParams): { nodes: string[] | null; nodesError: string | null } {
+  const v = p.get('nodes');
+  if (v === null) return { nodes: null, nodesError: null };
+  try {
+    return { nodes: parseNodeUrls(v), nodesError: null };
+  } catch (e) {
+    return { nodes: null, nodesError: `?${(e as Error).message}` };
+  }
+}
+
 export function readPageOptions(search: string, automated: boolean): PageOptions {
   const p = new URLSearchParams(search);
   return {
+    ...nodeList(p),
+    failoverMs: int(p, 'failoverMs', 100, 600_000),
     sample: flag(p, 'sample'),
     seed: int(p, 'seed', 0, 2 ** 31 - 1) ?? Math.floor(Math.random() * 2 ** 31),
     n: int(p, 'n', 1, MAX_SAMPLE_SIZE) ?? DEFAULT_SAMPLE_SIZE,

@@ -10,7 +10,8 @@ export type RecordedEvent =
   | { type: 'step'; step: number; loss: number; tokens: number; ms: number }
   | { type: 'uploaded'; round: number; examples: number; adapter: PlainAdapter | null }
   | { type: 'aggregate'; round: number; participants: number; adapter: PlainAdapter | null }
-  | { type: 'restored'; step: number; epoch: number; cursor: number };
+  | { type: 'restored'; step: number; epoch: number; cursor: number }
+  | { type: 'failover'; from: string; to: string; reason: string };
 
 function plain(rec: Record<string, { data: Float32Array }>): PlainAdapter {
   return Object.fromEntries(Object.entries(rec).map(([k, t]) => [k, Array.from(t.data)]));
@@ -144,6 +145,7 @@ export class TestHook {
     }
     else if (e.type === 'uploaded') this.events.push({ type: 'uploaded', round: e.round, examples: e.examples, adapter: keep(e.adapter) });
     else if (e.type === 'aggregate') this.events.push({ type: 'aggregate', round: e.round, participants: e.participants, adapter: keep(e.adapter) });
+    else if (e.type === 'failover') this.events.push({ type: 'failover', from: e.from, to: e.to, reason: e.reason });
     else if (e.type === 'restored') this.events.push({ type: 'restored', step: e.state.step, epoch: e.state.dataOrder.epoch, cursor: e.state.dataOrder.cursor });
   }
 }

@@ -40,6 +40,7 @@ export class Ui {
   private readonly cells = {
     state: el('s-state'), backend: el('s-backend'), step: el('s-step'), loss: el('s-loss'),
     speed: el('s-speed'), up: el('s-up'), down: el('s-down'), round: el('s-round'), aggregations: el('s-aggregations'),
+    node: el('s-node'),
   };
 
   showBackend(name: string, requested: string | null): void {
@@ -96,6 +97,11 @@ export class Ui {
     this.modelStatus.textContent = fromCache ? `model loaded from cache (${what})` : `model downloaded (${what})`;
   }
 
+  /** The server (cluster node) the socket goes to, with the failovers so far. */
+  showNode(text: string): void {
+    this.cells.node.textContent = text;
+  }
+
   showStats(s: VolunteerStats): void {
     this.cells.state.textContent = STATE_TEXT[s.status] ?? s.status;
     this.cells.step.textContent = String(s.step);
@@ -112,7 +118,7 @@ export class Ui {
     this.defence.hidden = false;
     const parts = [
       ...(actClip !== null ? [`every activation row is clipped to length ${actClip}`] : []),
-      ...(actNoise > 0 ? [`Gaussian noise of σ = ${actNoise} is added to every value (seeded by a secret kept in this tab)`] : []),
+      ...(actNoise > 0 ? [`Gaussian noise of σ = ${actNoise} is added to every value (drawn with a secret 256-bit key kept in this tab)`] : []),
     ];
     const defence = parts.length
       ? `Defence in force for this run: ${parts.join(', then ')}, before the activations leave this page. It makes them harder to invert.`

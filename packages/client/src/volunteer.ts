@@ -15,7 +15,8 @@ import {
   PROTOCOL_VERSION, WIRE_FORMATS, assertWireFinite, decodeTensor, encodeTensor, validate,
   type ClientState, type FrontGradientMessage, type GradientMessage, type RunConfig, type ServerMessageName, type TopMessage, type WelcomeMessage,
 } from '@splitlora/protocol';
-import { applyDefence, clipRowsBackward, isDefended } from './defences';
+import { applyDefence, checkDefence, clipRowsBackward, isDefended, newNoiseKey } from './defences';
+import { NodeFailover, type FailoverMove, type NodeList } from './failover';
 import type { Socket } from 'socket.io-client';
 
 export interface VolunteerStats {
@@ -29,6 +30,8 @@ export interface VolunteerStats {
   bytesDown: number;
   aggregations: number;
   lastError: string | null;
+  /** The node the socket goes to, with a node list (VolunteerOptions.nodes); null with a single socket. */
+  node: string | null;
 }
 
 export type VolunteerEvent =
@@ -41,6 +44,8 @@ export type VolunteerEvent =
   /** The run's activation defence (on every welcome): clip rows to `actClip` (null: none), then noise of std `actNoise`. */
   | { type: 'defence'; actClip: number | null; actNoise: number; labels: 'server' | 'client' }
   | { type: 'error'; code: string; message: string }
+  /** Moved from node `from` to node `to` (a node list only); it says hello there with its identity. */
+  | { type: 'failover'; from: string; to: string; reason: string }
   | { type: 'log'; message: string };
 
 /** Who this volunteer is to the run: keep it (e.g. in sessionStorage) to come back as the same client. */
@@ -50,7 +55,10 @@ export interface VolunteerIdentity {
 }
 
 export interface VolunteerOptions {
-  socket: Socket;
+  /** The one socket to the server (reconnects by socket.io's own reconnection). Give this or `nodes`. */
+  socket?: Socket;
+  /** Cluster nodes to fail over between (see failover.ts). Give this or `socket`. */
+  nodes?: NodeList;
   examples: EncodedExample[];
   backend: string;
   userAgent: string;
@@ -64,11 +72,11 @@ export interface VolunteerOptions {
   /** Come back as this client (from an earlier 'identity' event); refused or unknown → join as new. */
   identity?: VolunteerIdentity | null;
   /**
-   * Secret seed of the activation noise (run setting actNoise); never sent. Keep it with the identity:
-   * a step redone after a restart then sends the same noise, so the server cannot average two draws.
-   * Default: random.
+   * Secret key of the activation noise (run setting actNoise, NOISE_KEY_BYTES bytes); never sent.
+   * Keep it with the identity: a step redone after a restart then sends the same noise, so the
+   * server cannot average two draws. Default: a fresh one from the CSPRNG.
    */
-  noiseSeed?: number;
+  noiseKey?: Uint8Array;
 }
 
 /** The LoRA dropout seed of local step `step` (0-based) of a volunteer whose data-order seed is `seed`. */
@@ -103,6 +111,13 @@ const DEFAULT_STEP_TIMEOUT_MS = 15 * 60_000;
 
 /** Waits before asking again for a refused identity; after the last, the volunteer joins as new. */
 const IDENTITY_RETRIES_MS = [1000, 2000, 4000];
+/**
+ * The same after a failover: the run keeps the old socket until the node left behind is seen to be
+ * gone (killed: its 3 s heartbeat key expires, later on a loaded coordinator; a cut link: the node's
+ * ping timeout, 25 + 60 s by default), and this object, not a copy of its tab, is the rightful
+ * owner. So it asks once a second for 30 s, then every 5 s up to 100 s in all: one small hello each.
+ */
+const FAILOVER_IDENTITY_RETRIES_MS = [...Array<number>(30).fill(1000), ...Array<number>(14).fill(5000)];
 
 /** After a lost step, wait this long before the next try (error path only, never between steps). */
 const LOST_STEP_BACKOFF_MS = 500;
@@ -117,7 +132,12 @@ function byteLength(v: unknown): number {
 }
 
 export class Volunteer {
-  readonly stats: VolunteerStats = { status: 'connecting', clientId: null, round: 0, step: 0, loss: null, tokensPerSec: 0, bytesUp: 0, bytesDown: 0, aggregations: 0, lastError: null };
+  readonly stats: VolunteerStats = { status: 'connecting', clientId: null, round: 0, step: 0, loss: null, tokensPerSec: 0, bytesUp: 0, bytesDown: 0, aggregations: 0, lastError: null, node: null };
+  /** The socket now: opts.socket, or the failover's current one. */
+  private socket: Socket | null;
+  private readonly failover: NodeFailover | null = null;
+  /** This connection's welcome has arrived (no step goes out before it). */
+  private welcomed = false;
   private resumeToken: string | null = null;
   private runId: string | null = null;
   private config: RunConfig | null = null;
@@ -146,12 +166,19 @@ export class Volunteer {
   /** Batches skipped in a row because truncation left them no completion token. */
   private emptySkips = 0;
 
-  /** The activation noise's secret seed (see VolunteerOptions.noiseSeed). */
-  private readonly noiseSeed: number;
+  /** The activation noise's secret key (see VolunteerOptions.noiseKey). */
+  private readonly noiseKey: Uint8Array;
 
   constructor(private readonly opts: VolunteerOptions) {
     if (opts.examples.length === 0) throw new Error('volunteer: no training examples');
-    this.noiseSeed = opts.noiseSeed ?? crypto.getRandomValues(new Uint32Array(1))[0];
+    if (!opts.socket === !opts.nodes) throw new Error('volunteer: give either a socket or a node list (nodes), not both or neither');
+    this.socket = opts.socket ?? null;
+    if (opts.nodes) {
+      this.failover = new NodeFailover(opts.nodes, (move) => this.onMove(move));
+      this.stats.node = this.failover.url;
+    }
+    this.noiseKey = opts.noiseKey ?? newNoiseKey();
+    checkDefence({ noiseKey: this.noiseKey });
     this.batches = new BatchIterator(opts.examples.length, 1, { seed: opts.seed ?? 0 });
     this.fingerprint = fingerprintExamples(opts.examples);
     if (opts.identity) {
@@ -171,12 +198,28 @@ export class Volunteer {
 
   private send(name: string, msg: object): void {
     this.stats.bytesUp += byteLength(msg);
-    this.opts.socket.emit(name, msg);
+    this.socket!.emit(name, msg);
   }
 
-  /** Attaches the handlers and says hello (again on every reconnect). */
+  /** Attaches the handlers and says hello (again on every reconnect, and on each node it fails over to). */
   start(): void {
-    const s = this.opts.socket;
+    if (this.failover) this.socket = this.failover.open();
+    this.attach(this.socket!);
+  }
+
+  /** The socket to the last node is given up for one to the next: say hello there as the same client. */
+  private onMove(move: FailoverMove): void {
+    this.socket = move.socket;
+    this.stats.node = move.to;
+    this.welcomed = false;
+    this.pending?.reject(new Error(`moved to node ${move.to}`));
+    this.pendingU?.reject(new Error(`moved to node ${move.to}`));
+    this.emit({ type: 'failover', from: move.from, to: move.to, reason: move.reason });
+    this.setStatus('connecting');
+    this.attach(move.socket);
+  }
+
+  private attach(s: Socket): void {
     const on = <N extends ServerMessageName>(name: N, fn: (m: ReturnType<typeof validate<N>>) => void | Promise<void>) => {
       s.on(name as string, async (payload: unknown) => {
         this.stats.bytesDown += byteLength(payload);
@@ -223,12 +266,15 @@ export class Volunteer {
       this.emit({ type: 'log', message: `left out of round ${m.round}: ${m.reason}` });
     });
     on('error', (m) => {
-      if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null && this.identityRetries < IDENTITY_RETRIES_MS.length) {
+      const retries = this.failover?.moves ? FAILOVER_IDENTITY_RETRIES_MS : IDENTITY_RETRIES_MS;
+      if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null && this.identityRetries < retries.length) {
         // A reloaded page can say hello before the server has seen its old connection close: ask
         // again a few times before giving the identity up (an error path, so timers are fine here).
-        const wait = IDENTITY_RETRIES_MS[this.identityRetries++];
+        const wait = retries[this.identityRetries++];
         this.emit({ type: 'log', message: `identity refused (${m.message}); asking again in ${wait / 1000} s` });
-        setTimeout(() => this.hello(), wait);
+        setTimeout(() => {
+          if (this.socket === s && s.connected) this.hello();
+        }, wait);
         return;
       }
       if (m.code === 'E_AUTH' && this.stats.status === 'lobby' && this.stats.clientId !== null) {
@@ -249,9 +295,11 @@ export class Volunteer {
     });
     s.on('connect', () => {
       this.identityRetries = 0;
+      this.welcomed = false;
       this.hello();
     });
     s.on('disconnect', () => {
+      this.welcomed = false;
       this.pending?.reject(new Error('disconnected'));
       this.pendingU?.reject(new Error('disconnected'));
       this.setStatus('connecting');
@@ -260,7 +308,8 @@ export class Volunteer {
   }
 
   stop(): void {
-    this.opts.socket.disconnect();
+    if (this.failover) this.failover.close();
+    else this.socket?.disconnect();
     this.dropModel();
   }
 
@@ -309,6 +358,7 @@ export class Volunteer {
     this.stepsInRound = 0;
     this.uploadRound = null;
     this.excluded = false;
+    this.welcomed = true;
     this.setStatus('waiting');
     this.kick();
   }
@@ -360,7 +410,7 @@ export class Volunteer {
   }
 
   private async loop(): Promise<void> {
-    while (this.model && this.config && this.opts.socket.connected && this.runState === 'training') {
+    while (this.model && this.config && this.welcomed && this.socket?.connected && this.runState === 'training') {
       if (this.uploadRound !== null && this.uploadRound === this.stats.round) {
         await this.upload();
         continue;
@@ -412,8 +462,8 @@ export class Volunteer {
     const acts = model.forward(b.ids, b.batch, b.seqLen, seed);
     const data = (await acts.data()) as Float32Array;
     acts.dispose();
-    // Clip, then noise, seeded by the secret and the step: a retried step sends the same bytes.
-    const defence = { actClip: cfg.actClip, actNoise: cfg.actNoise, noiseSeed: this.noiseSeed };
+    // Clip, then noise keyed by the secret and the step: a retried step sends the same bytes.
+    const defence = { actClip: cfg.actClip, actNoise: cfg.actNoise, noiseKey: this.noiseKey };
     const sent = isDefended(defence) ? applyDefence(Float32Array.from(data), cfg.dModel, defence, step) : data;
     if (cfg.labels === 'client') return this.stepU(b, indices, order, step, seed, data, sent, t0);
     const reply = new Promise<GradientMessage>((resolve, reject) => {

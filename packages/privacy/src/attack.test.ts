@@ -4,7 +4,7 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import { DEFAULT_LORA, initGpt2Weights, initLora, toWeights, type GPT2Config, type TensorRecord } from '@splitlora/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { activationInversion, type AttackOptions, type AttackResult, type RowAttack } from './attack';
-import { addGaussianNoise, applyDefence, clipRows } from '@splitlora/client';
+import { addGaussianNoise, applyDefence, checkDefence, clipRows, newNoiseKey, noiseKeyFromSeed } from '@splitlora/client';
 import { solveSpd } from './probe';
 
 // GPT-2's own init (wte std 0.02) at a tiny width, with the real vocabulary: chance is 1/50257.
@@ -134,18 +134,29 @@ describe('defences', () => {
     expect(Array.from(data).map((v) => +v.toFixed(6))).toEqual([0.6, 0.8, 0.3, 0.4]);
   });
 
-  it('addGaussianNoise has the asked std, is seeded, and applyDefence clips before noising', () => {
-    const a = addGaussianNoise(new Float32Array(20000), 0.5, 7);
-    const b = addGaussianNoise(new Float32Array(20000), 0.5, 7);
-    const c = addGaussianNoise(new Float32Array(20000), 0.5, 8);
-    expect(b).toEqual(a);
-    expect(c).not.toEqual(a);
+  it('addGaussianNoise has the asked std, is keyed by (key, step), and applyDefence clips before noising', () => {
+    const key = noiseKeyFromSeed(7);
+    const a = addGaussianNoise(new Float32Array(20000), 0.5, key, 0);
+    expect(addGaussianNoise(new Float32Array(20000), 0.5, key, 0)).toEqual(a);
+    const otherKey = addGaussianNoise(new Float32Array(20000), 0.5, noiseKeyFromSeed(8), 0);
+    const otherStep = addGaussianNoise(new Float32Array(20000), 0.5, key, 1);
     const mean = a.reduce((s, v) => s + v, 0) / a.length;
     const std = Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
     expect(Math.abs(mean)).toBeLessThan(0.02);
     expect(std).toBeGreaterThan(0.49);
     expect(std).toBeLessThan(0.51);
+    // Another key or another step: uncorrelated draws, not a shifted copy.
+    for (const b of [otherKey, otherStep]) {
+      const corr = a.reduce((s, v, i) => s + v * b[i], 0) / (a.length * 0.25);
+      expect(Math.abs(corr)).toBeLessThan(0.05);
+    }
     const row = applyDefence(Float32Array.of(30, 40), 2, { actClip: 5 }, 0);
     expect(Array.from(row)).toEqual([3, 4]);
+  });
+
+  it('noise without a key, or a key of the wrong size, is refused rather than drawn from a known key', () => {
+    expect(() => applyDefence(new Float32Array(4), 2, { actNoise: 0.1 }, 0)).toThrow(/noiseKey/);
+    expect(() => checkDefence({ actNoise: 0.1, noiseKey: new Uint8Array(4) })).toThrow(/32 bytes/);
+    expect(newNoiseKey()).not.toEqual(newNoiseKey());
   });
 });

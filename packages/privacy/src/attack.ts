@@ -20,7 +20,7 @@ import {
   type GPT2Config, type LayerCache, type Lora, type LoraConfig, type TensorRecord, type Weights,
 } from '@splitlora/model';
 import { decodeTensor, encodeTensor, WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
-import { applyDefence, checkDefence, type ActivationDefence } from '@splitlora/client';
+import { applyDefence, checkDefence, noiseKeyFromSeed, type ActivationDefence } from '@splitlora/client';
 import { applyProbe, fitProbe, type Probe } from './probe';
 
 export interface AttackOptions extends ActivationDefence {
@@ -37,6 +37,8 @@ export interface AttackOptions extends ActivationDefence {
   attackerAdapter?: TensorRecord;
   /** The volunteer's data-order seed, which seeds its dropout masks (stepDropoutSeed). */
   volunteerSeed?: number;
+  // noiseKey (from ActivationDefence): the volunteer's secret, which the attacker never uses.
+  // Default: one derived from volunteerSeed, so that runs are reproducible.
   /** Examples per step, as the volunteer batches them (dropout masks depend on the row). */
   batch?: number;
   /** Longest input per row (the run's seqLen). Default: the model's positions. */
@@ -276,6 +278,7 @@ export async function activationInversion(examples: readonly EncodedExample[], o
   const batch = o.batch ?? 8;
   const maxCandidates = Math.min(o.maxCandidates ?? 4096, config.vocabSize);
   const candidateBatch = o.candidateBatch ?? 1024;
+  const defence: ActivationDefence = { actClip: o.actClip, actNoise: o.actNoise, noiseKey: o.noiseKey ?? noiseKeyFromSeed(o.volunteerSeed ?? 0) };
   const fresh = initLora(config, lora, 0, cut, o.seed ?? 0);
   const clientAdapter = o.clientAdapter ? clientSlice(config, lora, cut, o.clientAdapter) : fresh;
   const attackerLora = tensorLora(lora, o.attackerAdapter ? clientSlice(config, lora, cut, o.attackerAdapter) : fresh);
@@ -291,7 +294,7 @@ export async function activationInversion(examples: readonly EncodedExample[], o
       const group = examples.slice(s0, s0 + batch);
       const b = makeBatch(group, { maxLen: seqLen });
       const T = b.seqLen;
-      const { wire: acts, clean } = await captureActivations(model, b.ids, b.batch, T, stepDropoutSeed(o.volunteerSeed ?? 0, step), wire, o, step);
+      const { wire: acts, clean } = await captureActivations(model, b.ids, b.batch, T, stepDropoutSeed(o.volunteerSeed ?? 0, step), wire, defence, step);
       for (let r = 0; r < b.batch; r++) {
         const e = group[r];
         const L = Math.min(e.context.length + e.completion.length, seqLen + 1) - 1; // real input positions of this row

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
+import { noiseKeyFromSeed } from '@splitlora/client';
 import { DataFormatError, encodeExamples, syntheticE2E, type TextExample } from '@splitlora/data';
 import { readDataFile } from '@splitlora/data/node';
 import { DEFAULT_LORA, clientTensorNames, defaultCut, disposeWeights, toWeights, type LoraConfig, type TensorRecord } from '@splitlora/model';
@@ -106,7 +107,7 @@ export function attackCommand(): Command {
         const result = await activationInversion(examples, {
           config, weights, cut, lora, seed: o.seed, volunteerSeed: o.seed, batch: o.batch, seqLen, wire: o.wire,
           clientAdapter: adapter, attackerAdapter: o.attackerFresh ? undefined : adapter,
-          actClip: o.actClip, actNoise: o.actNoise, noiseSeed: o.seed, maxCandidates: o.maxCandidates, shortlist: o.shortlist,
+          actClip: o.actClip, actNoise: o.actNoise, noiseKey: noiseKeyFromSeed(o.seed), maxCandidates: o.maxCandidates, shortlist: o.shortlist,
           onExample: (done) => bar.update(done),
         }).catch((e) => {
           throw e instanceof Error && e.name === 'Error' ? new CliError(e.message) : e;

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Weights } from '@splitlora/model';
+import { noiseKeyFromSeed } from '@splitlora/client';
 import { activationInversion, type AttackResult } from '@splitlora/privacy';
 import { formatTable } from '../table';
 import { clientSeed } from './batches';
@@ -124,7 +125,7 @@ export async function runPrivacyBench(model: SimModel, weights: Weights, s: Trai
     hooks.onItem?.(++item, total, `attack cut ${dfn.cut}, σ ${dfn.sigmaRms}×RMS${dfn.clipRms === null ? '' : `, clip ${dfn.clipRms}×`}`);
     return activationInversion(examples, {
       config, weights, cut: dfn.cut, lora: s.lora, seed: s.seed, volunteerSeed: clientSeed(s.seed, 0), batch: s.batch, seqLen: s.seqLen, wire: s.wire,
-      ...(dfn.clip !== null ? { actClip: dfn.clip } : {}), ...(dfn.noise > 0 ? { actNoise: dfn.noise } : {}), noiseSeed: s.seed + 1, maxCandidates: o.maxCandidates,
+      ...(dfn.clip !== null ? { actClip: dfn.clip } : {}), ...(dfn.noise > 0 ? { actNoise: dfn.noise } : {}), noiseKey: noiseKeyFromSeed(s.seed + 1), maxCandidates: o.maxCandidates,
     });
   };
   const row = (dfn: Defence, r: AttackResult): AttackRow => ({

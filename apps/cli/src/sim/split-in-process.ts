@@ -2,7 +2,7 @@
 // loop (packages/client) over socket.io-client with the msgpack parser. The same protocol as
 // browser tabs, without browsers.
 import * as tf from '@tensorflow/tfjs';
-import { Volunteer, downloadClientModel } from '@splitlora/client';
+import { Volunteer, downloadClientModel, noiseKeyFromSeed } from '@splitlora/client';
 import { mixSeed } from '@splitlora/data';
 import { toWeights } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
@@ -34,7 +34,7 @@ export async function runSplitInProcess(model: SimModel, s: TrainSettings, data:
     const meter = meterSocket(socket);
     const v = new Volunteer({
       socket, examples, backend, userAgent: `splitlora-simulate/${c}`, seed: clientSeed(s.seed, c),
-      noiseSeed: mixSeed(clientSeed(s.seed, c), NOISE_SEED_SALT), // reproducible simulations; a page draws a secret one
+      noiseKey: noiseKeyFromSeed(mixSeed(clientSeed(s.seed, c), NOISE_SEED_SALT)), // reproducible simulations; a page draws a secret one
       loadModel: async () => {
         // F32, the same base as the other methods: loopback bytes cost nothing, and equal bases keep them comparable.
         const m = await downloadClientModel(server.base, { dtype: 'F32' });

@@ -63,6 +63,14 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
   private redisBackAt = 0;
   private watchdog: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
+  /**
+   * serverReplicas "single": the node that owns each run's server model (null: none was up). It is
+   * the lowest id, in string order, among the nodes whose heartbeat is live when the run is
+   * announced; it changes only when that node dies (the round then restarts on the next one).
+   */
+  private readonly owners = new Map<string, string | null>();
+  /** A round restart (Redis back, owner lost) is under way. */
+  private restarting: Promise<void> | null = null;
 
   constructor(private readonly manager: RunManager, readonly url: string, private readonly log: FastifyBaseLogger) {
     super();
@@ -82,6 +90,16 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
     io.on('cluster:node-up', (node: string) => {
       this.nodes.add(node);
       this.log.info({ node }, `cluster node ${node} is up`);
+      const run = this.manager.current;
+      if (!run?.active || run.settings.serverReplicas !== 'single') return;
+      const owner = this.owners.get(run.id);
+      if (owner === null) void this.reassignOwner(run, null);
+      // The owner restarted (faster than its heartbeat expires): it reopened the server model from the last aggregate.
+      else if (owner === node && !this.restarting) {
+        run.holdForCompute(`the server model's owner, node ${node}, restarted`);
+        this.log.warn({ run: run.id, owner }, `the server model's owner, node ${node}, restarted; round ${run.round} restarts from the last aggregate`);
+        void this.restartRound(run);
+      }
     });
     cmd.on('close', () => this.onRedisLost());
     cmd.on('ready', () => {
@@ -116,6 +134,12 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
 
   built(run: Run, spec: ServerPartSpec): void {
     this.specs.set(run.id, spec);
+    if (run.settings.serverReplicas === 'single') {
+      // The server model lives on its owner node: a step computed here would fork it.
+      const refuse = () => Promise.reject(new ProtocolError('E_ORDER', `run ${run.id} keeps its server model on one cluster node (serverReplicas "single"); connect to a node, not to the coordinator`));
+      run.opts.engine.submit = refuse;
+      run.opts.engine.submitForward = refuse;
+    }
     // Registered before the recorder's listener: the average is in the server part before the checkpoint's snapshot.
     run.on('aggregated', (e: AggregatedEvent) => {
       run.opts.engine.between(() => this.averageServer(run, e.round)).catch((err) => {
@@ -127,6 +151,37 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
   attached(run: Run): void {
     for (const r of this.remotes.values()) if (r.hello && !r.rec) this.join(r);
     if (this.io) this.announce(run).catch((err) => this.log.error({ run: run.id, err }, 'announcing the run to the nodes failed'));
+  }
+
+  /** serverReplicas "single": the run's owner node now (undefined: not assigned yet, or another mode). */
+  ownerOf(runId: string): string | null | undefined {
+    return this.owners.get(runId);
+  }
+
+  /** The lowest live node id (heartbeat key present), excluding `not`; null when none is up. */
+  private async electOwner(not: string | null): Promise<string | null> {
+    const ids = (await this.liveNodes()).map((n) => n.id);
+    return ids.filter((n) => n !== not).sort()[0] ?? null;
+  }
+
+  /**
+   * The owner died (or none was up): hold the run, give the server model to the next live node
+   * from the last aggregate, and restart the round there. With no node left the run stays paused
+   * until one comes up (cluster:node-up).
+   */
+  private async reassignOwner(run: Run, lost: string | null): Promise<void> {
+    if (this.restarting) return this.restarting.then(() => undefined);
+    const why = lost ? `the server model's owner, node ${lost}, is gone (heartbeat expired)` : 'no cluster node owns the server model yet (serverReplicas "single")';
+    run.holdForCompute(why);
+    const owner = await this.electOwner(lost);
+    if (!owner) {
+      this.owners.set(run.id, null);
+      this.log.error({ run: run.id, lost }, `${why}; no other node is up, so run ${run.id} stays paused until one registers`);
+      return;
+    }
+    this.owners.set(run.id, owner);
+    this.log.warn({ run: run.id, lost, owner }, `${why}; node ${owner} now owns the server model and round ${run.round} restarts from the last aggregate`);
+    await this.restartRound(run);
   }
 
   // ---- the nodes' events -------------------------------------------------------------------
@@ -222,9 +277,14 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
   private async checkNodes(): Promise<void> {
     if (!this.clients || this.redisDown || Date.now() - this.redisBackAt < 2 * HEARTBEAT_TTL_S * 1000) return;
     const withSockets = new Set([...this.remotes.values()].map((r) => r.node));
+    const run = this.manager.current;
+    const owner = run?.active ? this.owners.get(run.id) : undefined;
+    if (owner) withSockets.add(owner);
     for (const node of withSockets) {
       if (await this.clients.cmd.exists(nodeKey(node))) continue;
       if (this.redisDown) return;
+      this.nodes.delete(node); // a round restart waits for no answer from it
+      if (node === owner && run && this.owners.get(run.id) === owner && !this.restarting) void this.reassignOwner(run, owner);
       const gone = [...this.remotes.values()].filter((r) => r.node === node);
       this.log.warn({ node, volunteers: gone.length }, `cluster node ${node} stopped answering (heartbeat expired); its ${gone.length} volunteers are disconnected`);
       for (const r of gone) {
@@ -259,6 +319,21 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
     this.redisBackAt = Date.now();
     const run = this.manager.current;
     if (!run?.active || this.closed) return;
+    await this.restartRound(run);
+    this.log.warn({ run: run.id, round: run.round, generation: this.generation }, `Redis is back; run ${run.id} restarted round ${run.round} from its last aggregate`);
+  }
+
+  /**
+   * Restarts the held run's round from the last aggregate (see onRedisBack): a new generation,
+   * every known node reopens its part from it, then every volunteer gets a fresh welcome.
+   */
+  private restartRound(run: Run): Promise<void> {
+    const go = this.restartRoundNow(run).finally(() => { this.restarting = null; });
+    this.restarting = go;
+    return go;
+  }
+
+  private async restartRoundNow(run: Run): Promise<void> {
     this.generation += 1;
     const engine = run.opts.engine;
     try {
@@ -275,11 +350,10 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
         if ([...this.nodes].some((n) => !ready.has(n))) await new Promise((r) => setTimeout(r, 250));
       }
       const missing = [...this.nodes].filter((n) => !ready.has(n));
-      if (missing.length) this.log.warn({ missing }, `nodes ${missing.join(', ')} did not come back after the Redis outage; the run goes on without them`);
+      if (missing.length) this.log.warn({ missing }, `nodes ${missing.join(', ')} did not reopen their part for the round restart; the run goes on without them`);
     } catch (err) {
-      this.log.error({ err }, 'restarting the round after the Redis outage failed');
+      this.log.error({ err }, 'restarting the round failed');
     }
-    this.log.warn({ run: run.id, round: run.round, generation: this.generation }, `Redis is back; run ${run.id} restarts round ${run.round} from its last aggregate`);
     run.resumeAfterCompute();
   }
 
@@ -290,7 +364,17 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
     const spec = this.specs.get(run.id);
     if (!spec || !this.clients) return;
     const start = from ?? (await run.opts.engine.snapshot());
-    const ann: RunAnnouncement = { runId: run.id, spec: { ...spec, from: start }, round, batching: run.settings.batching, epoch: this.epoch, generation: this.generation };
+    const single = run.settings.serverReplicas === 'single';
+    if (single && !this.owners.has(run.id)) {
+      const owner = await this.electOwner(null);
+      this.owners.set(run.id, owner);
+      if (owner) this.log.info({ run: run.id, owner }, `run ${run.id}: node ${owner} owns the server model (serverReplicas "single"); the other nodes forward their steps to it`);
+      else void this.reassignOwner(run, null); // holds the run until a node is up
+    }
+    const ann: RunAnnouncement = {
+      runId: run.id, spec: { ...spec, from: start }, round, batching: run.settings.batching, epoch: this.epoch, generation: this.generation,
+      serverReplicas: run.settings.serverReplicas, ...(single ? { owner: this.owners.get(run.id) ?? null } : {}),
+    };
     await this.clients.cmd.set(RUN_KEY, pack(ann));
     this.side.serverSideEmit('cluster:run', { runId: run.id, round });
   }
@@ -306,6 +390,9 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
     const engine = run.opts.engine;
     const acks = (await this.ask('cluster:collect', { runId: run.id, round })).filter((a): a is CollectAck => a !== null && typeof a === 'object');
     const replicas: Replica[] = [];
+    const single = run.settings.serverReplicas === 'single';
+    const owner = this.owners.get(run.id);
+    if (single && !acks.some((a) => a.node === owner)) throw new Error(`the server model's owner (node ${owner ?? 'none'}) did not hand in its state for round ${round}`);
     for (const a of acks) {
       this.nodes.add(a.node);
       const buf = await cmd.getBuffer(a.key);
@@ -314,7 +401,8 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
     }
     const mark = this.marks.get(run.id) ?? { tokens: engine.restorePoint?.stats.tokens ?? 0, steps: engine.restorePoint?.stats.serverSteps ?? 0 };
     const own = { tokens: engine.stats.tokens - mark.tokens, steps: engine.stats.serverSteps - mark.steps };
-    if (own.tokens > 0 || replicas.length === 0) replicas.push({ node: 'coordinator', ...own, snapshot: await engine.compute.snapshot() });
+    // "single": the owner's state alone (the only replica that trains), copied as it is.
+    if (!single && (own.tokens > 0 || replicas.length === 0)) replicas.push({ node: 'coordinator', ...own, snapshot: await engine.compute.snapshot() });
     const base = engine.restorePoint?.stats ?? { serverSteps: 0, tokens: 0 };
     const average = averageReplicas(replicas, base);
     await engine.compute.restore(average);
@@ -326,6 +414,27 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
     await this.ask('cluster:apply', { runId: run.id, round, key });
     this.log.info({ run: run.id, round, replicas: replicas.map((r) => ({ node: r.node, tokens: r.tokens })) }, `server replicas of round ${round} averaged`);
     this.emit('server-average', { runId: run.id, round, replicas, average } satisfies ServerAverageEvent);
+  }
+
+  /**
+   * The live nodes (heartbeat key present) and the URL each was started with (`node --public-url`;
+   * null without one), for pages to fail over between (GET /api/nodes).
+   */
+  async liveNodes(): Promise<{ id: string; url: string | null }[]> {
+    if (!this.clients || this.redisDown) return [];
+    const { cmd } = this.clients;
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await cmd.scan(cursor, 'MATCH', nodeKey('*'), 'COUNT', 100);
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== '0');
+    if (keys.length === 0) return [];
+    const values = await cmd.mget(...keys);
+    return keys
+      .map((k, i) => ({ id: k.slice(nodeKey('').length), url: values[i] && values[i] !== '1' ? values[i] : null }))
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   async close(): Promise<void> {

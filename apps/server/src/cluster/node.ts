@@ -12,14 +12,17 @@ import { Server, type Socket } from 'socket.io';
 import type { Redis } from 'ioredis';
 import {
   PROTOCOL_VERSION, ProtocolError, checkActivations, decodeTensor, encodeTensor, maxMessageBytes, msgpackParser,
-  type ActivationsMessage, type HelloMessage, type RunConfig,
+  type ActivationsMessage, type HelloMessage, type RunConfig, type WireFormat, type WireTensor,
 } from '@splitlora/protocol';
 import { ComputeWorker, WorkerServerCompute, sharedRecord } from '../compute/compute-worker';
 import type { ServerSnapshot } from '../compute/server-compute';
 import { ComputeUnavailable, ServerEngine } from '../engine';
 import type { LoadedModel } from '../run-manager';
 import { readClientMessage } from '../socket';
-import { HEARTBEAT_MS, HEARTBEAT_TTL_S, RUN_KEY, SNAPSHOT_TTL_S, nodeKey, UP_STREAM, attachRedisAdapter, connectRedis, pack, replicaKey, unpack, type RunAnnouncement, type UpEvent } from './redis';
+import {
+  FORWARD_TIMEOUT_MS, HEARTBEAT_MS, HEARTBEAT_TTL_S, INBOX_TTL_MS, RUN_KEY, SNAPSHOT_TTL_S, nodeKey, UP_STREAM, attachRedisAdapter, connectRedis, inboxKey, pack, replicaKey, unpack,
+  type InboxMessage, type RunAnnouncement, type UpEvent,
+} from './redis';
 
 export interface NodeOptions {
   redis: string;
@@ -30,6 +33,8 @@ export interface NodeOptions {
   backend?: string;
   /** Node name in logs and the coordinator's replica list (default: random). */
   id?: string;
+  /** The URL volunteers reach this node at (behind a proxy, say); the coordinator lists it at /api/nodes for pages to fail over between. */
+  publicUrl?: string;
   heartbeat?: { pingInterval: number; pingTimeout: number };
   maxBatch?: number;
   maxSeqLen?: number;
@@ -63,6 +68,18 @@ interface Part {
   waiters: (() => void)[];
   /** Engine counters at the last collection. */
   mark: { tokens: number; steps: number };
+  /** serverReplicas "single": only `owner`'s engine trains; the other nodes forward to it. */
+  single: boolean;
+  owner: string | null;
+}
+
+/** A step this node forwarded to the owner, waiting for its answer. */
+interface Forwarded {
+  resolve: (r: { loss: number; grad: WireTensor }) => void;
+  reject: (e: ProtocolError) => void;
+  generation: number;
+  owner: string;
+  deadline: number;
 }
 
 /** How long a step waits for its round's server average before it is refused. */
@@ -73,7 +90,11 @@ export class ClusterNode extends EventEmitter {
   readonly http: HttpServer;
   readonly io: Server;
   readonly compute: ComputeWorker;
-  private redis: { pub: Redis; sub: Redis; cmd: Redis } | null = null;
+  private redis: { pub: Redis; sub: Redis; cmd: Redis; inbox: Redis } | null = null;
+  /** serverReplicas "single": steps forwarded to the owner, by request id. */
+  private readonly forwards = new Map<string, Forwarded>();
+  private forwardWatch: NodeJS.Timeout | null = null;
+  private inboxLoop: Promise<void> | null = null;
   private part: Part | null = null;
   /** Every volunteer socket here, with its last hello (to say it again to a new coordinator). */
   private readonly volunteers = new Map<string, { mirror: Mirror; hello: HelloMessage | null }>();
@@ -90,7 +111,7 @@ export class ClusterNode extends EventEmitter {
     this.http = createServer((req, res) => {
       if (req.url === '/api/health') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: true, node: this.id, run: this.part?.runId ?? null, round: this.part?.round ?? null, compute: this.compute.health }));
+        res.end(JSON.stringify({ ok: true, node: this.id, run: this.part?.runId ?? null, round: this.part?.round ?? null, owner: this.part?.single ? this.part.owner : undefined, compute: this.compute.health }));
         return;
       }
       res.writeHead(404, { 'content-type': 'text/plain' });
@@ -115,11 +136,15 @@ export class ClusterNode extends EventEmitter {
     const onError = (e: Error) => node.say(`node ${node.id}: Redis ${opts.redis}: ${e.message}`);
     const { pub, sub } = await attachRedisAdapter(node.io, opts.redis, node.id, onError);
     const cmd = connectRedis(opts.redis, `${node.id}-cmd`, onError);
-    await cmd.connect();
-    node.redis = { pub, sub, cmd };
+    const inbox = connectRedis(opts.redis, `${node.id}-inbox`, onError); // BLPOP blocks its connection
+    await Promise.all([cmd.connect(), inbox.connect()]);
+    node.redis = { pub, sub, cmd, inbox };
     node.listenCluster();
+    node.inboxLoop = node.readInbox();
+    node.forwardWatch = setInterval(() => void node.checkForwards().catch(() => {}), HEARTBEAT_MS);
+    node.forwardWatch.unref();
     // Liveness: a node killed outright cannot say its volunteers left; the coordinator sees this key expire.
-    const beat = () => void cmd.set(nodeKey(node.id), '1', 'EX', HEARTBEAT_TTL_S).catch(() => {});
+    const beat = () => void cmd.set(nodeKey(node.id), opts.publicUrl ?? '1', 'EX', HEARTBEAT_TTL_S).catch(() => {});
     beat();
     node.heartbeat = setInterval(beat, HEARTBEAT_MS);
     node.heartbeat.unref();
@@ -140,8 +165,8 @@ export class ClusterNode extends EventEmitter {
     this.opts.log?.(msg);
   }
 
-  /** The replica now (tests). */
-  get replica(): { runId: string; round: number; engine: ServerEngine } | null {
+  /** The replica now (tests). In serverReplicas "single" only the owner's engine trains. */
+  get replica(): { runId: string; round: number; engine: ServerEngine; single: boolean; owner: string | null } | null {
     return this.part;
   }
 
@@ -188,6 +213,7 @@ export class ClusterNode extends EventEmitter {
       if (this.part?.runId === ann.runId && this.part.epoch === ann.epoch && this.part.generation === ann.generation) return this.part;
       const old = this.part;
       this.part = null;
+      this.failForwards(() => true, `the run's server part was reopened (generation ${ann.generation}, owner ${ann.owner ?? 'none'}); the round restarts from the last aggregate`);
       if (old) await old.engine.compute.dispose().catch(() => {});
       if (old && old.epoch !== ann.epoch) await this.rejoinAll(ann.epoch);
       const key = `part-${randomBytes(4).toString('hex')}`;
@@ -196,8 +222,14 @@ export class ClusterNode extends EventEmitter {
         engine.restorePoint = ann.spec.from;
         Object.assign(engine.stats, ann.spec.from.stats);
       }
-      this.part = { runId: ann.runId, epoch: ann.epoch, generation: ann.generation, key, engine, round: ann.round, waiters: [], mark: { tokens: engine.stats.tokens, steps: engine.stats.serverSteps } };
-      this.say(`node ${this.id}: replica of run ${ann.runId} open at round ${ann.round}`);
+      const single = ann.serverReplicas === 'single';
+      this.part = {
+        runId: ann.runId, epoch: ann.epoch, generation: ann.generation, key, engine, round: ann.round, waiters: [], mark: { tokens: engine.stats.tokens, steps: engine.stats.serverSteps },
+        single, owner: single ? (ann.owner ?? null) : null,
+      };
+      this.say(single
+        ? `node ${this.id}: run ${ann.runId} at round ${ann.round}, serverReplicas "single": ${ann.owner === this.id ? 'this node owns the server model' : `forwarding steps to node ${ann.owner ?? '(none yet)'}`}`
+        : `node ${this.id}: replica of run ${ann.runId} open at round ${ann.round}`);
       return this.part;
     };
     const p = (this.opening ?? Promise.resolve(null)).catch(() => null).then(go);
@@ -210,6 +242,7 @@ export class ClusterNode extends EventEmitter {
     const part = this.part;
     // A replica that missed an average (it failed) still takes part; one already past this round does not.
     if (!part || part.runId !== req.runId || part.round > req.round) return null;
+    if (part.single && part.owner !== this.id) return null; // its engine never trains
     const snapshot = await part.engine.snapshot();
     const tokens = part.engine.stats.tokens - part.mark.tokens;
     const steps = part.engine.stats.serverSteps - part.mark.steps;
@@ -223,6 +256,13 @@ export class ClusterNode extends EventEmitter {
   private async apply(req: { runId: string; round: number; key: string }): Promise<void> {
     const part = this.part;
     if (!part || part.runId !== req.runId || part.round > req.round) return;
+    if (part.single) {
+      // The owner's engine is the server model (the "average" is its own snapshot); the others never train.
+      part.round = req.round + 1;
+      for (const w of part.waiters.splice(0)) w();
+      this.emit('applied', { round: req.round });
+      return;
+    }
     const buf = await this.redis!.cmd.getBuffer(req.key);
     if (!buf) throw new Error(`the average of round ${req.round} is not in Redis (${req.key})`);
     const average = unpack<ServerSnapshot>(buf);
@@ -317,38 +357,147 @@ export class ClusterNode extends EventEmitter {
     if (m.stepsInRound >= cfg.interval) throw new ProtocolError('E_ORDER', `all ${cfg.interval} steps of round ${m.round} are done; upload the adapter and wait for the aggregate`);
     const model = this.opts.model.config;
     checkActivations(msg, { dModel: model.nEmbd, maxBatch: cfg.batch, maxSeqLen: cfg.seqLen, vocabSize: model.vocabSize });
-    const acts = decodeTensor(msg.acts);
     const mask = msg.mask instanceof Float32Array ? msg.mask : Float32Array.from(msg.mask);
     m.inFlight = true;
     try {
       const part = await this.partAt(msg.runId, msg.round);
-      let reply: Awaited<ReturnType<ServerEngine['submit']>>;
+      let loss: number;
+      let grad: WireTensor;
       try {
-        reply = await part.engine.submit({ clientId: m.clientId!, acts, targets: msg.targets, mask });
+        if (part.single && part.owner !== this.id) {
+          ({ loss, grad } = await this.forward(part, msg.round, { clientId: m.clientId!, acts: msg.acts, targets: msg.targets, mask }, cfg.wire.grad));
+        } else {
+          const reply = await part.engine.submit({ clientId: m.clientId!, acts: decodeTensor(msg.acts), targets: msg.targets, mask });
+          loss = reply.loss;
+          grad = encodeTensor(reply.grad, cfg.wire.grad);
+        }
       } catch (e) {
         if (e instanceof ComputeUnavailable) throw new ProtocolError('E_COMPUTE', `this node's compute failed (${e.message}); the step was not applied`);
         throw e;
       }
-      if (!Number.isFinite(reply.loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
-      const grad = encodeTensor(reply.grad, cfg.wire.grad);
+      if (!Number.isFinite(loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
       // As on a single server, a step that was computed while its round closed counts in the next
       // one (the volunteer counts it there too; the coordinator does the same).
       m.stepsInRound += 1;
-      socket.emit('gradient', { v: PROTOCOL_VERSION, runId: msg.runId, step: msg.step, grad, loss: reply.loss });
+      socket.emit('gradient', { v: PROTOCOL_VERSION, runId: msg.runId, step: msg.step, grad, loss });
       const tokens = msg.batch * msg.seqLen;
-      await this.up({ type: 'step', node: this.id, sid: socket.id, gen: part.generation, runId: msg.runId, round: msg.round, tokens, bytesUp: bytes, bytesDown: grad.data.byteLength + 64, loss: reply.loss });
+      await this.up({ type: 'step', node: this.id, sid: socket.id, gen: part.generation, runId: msg.runId, round: msg.round, tokens, bytesUp: bytes, bytesDown: grad.data.byteLength + 64, loss });
     } finally {
       m.inFlight = false;
     }
   }
 
+  // ---- serverReplicas "single": steps forwarded to the owner -----------------------------
+
+  /** Sends one validated step to the owner's inbox; resolves with its loss and cut gradient (encoded as `gradWire`). */
+  private forward(part: Part, round: number, req: { clientId: string; acts: WireTensor; targets: Int32Array; mask: Float32Array }, gradWire: WireFormat): Promise<{ loss: number; grad: WireTensor }> {
+    const owner = part.owner;
+    if (!owner) return Promise.reject(new ProtocolError('E_COMPUTE', `no cluster node owns run ${part.runId}'s server model yet (serverReplicas "single"); the run is paused until one is up`));
+    const id = `${this.id}:${randomBytes(6).toString('hex')}`;
+    const deadline = Date.now() + FORWARD_TIMEOUT_MS;
+    const msg: InboxMessage = { kind: 'step', id, from: this.id, runId: part.runId, round, generation: part.generation, deadline, ...req, gradWire };
+    return new Promise((resolve, reject) => {
+      this.forwards.set(id, { resolve, reject, generation: part.generation, owner, deadline });
+      this.push(owner, msg).catch((e) => this.settleForward(id, new ProtocolError('E_COMPUTE', `forwarding the step to node ${owner} failed (${(e as Error).message}); it was not applied`)));
+    });
+  }
+
+  private async push(node: string, msg: InboxMessage): Promise<void> {
+    const key = inboxKey(node);
+    await this.redis!.cmd.multi().rpush(key, pack(msg)).pexpire(key, INBOX_TTL_MS).exec();
+  }
+
+  private settleForward(id: string, outcome: ProtocolError | { loss: number; grad: WireTensor }): void {
+    const f = this.forwards.get(id);
+    if (!f) return; // answered already, or given up on
+    this.forwards.delete(id);
+    if (outcome instanceof ProtocolError) f.reject(outcome);
+    else f.resolve(outcome);
+  }
+
+  private failForwards(which: (f: Forwarded) => boolean, message: string): void {
+    for (const [id, f] of this.forwards) if (which(f)) this.settleForward(id, new ProtocolError('E_COMPUTE', message));
+  }
+
+  /** A forwarded step never hangs: it fails (E_COMPUTE) past its deadline or once the owner's heartbeat is gone. */
+  private async checkForwards(): Promise<void> {
+    if (this.forwards.size === 0 || !this.redis) return;
+    const now = Date.now();
+    this.failForwards((f) => f.deadline < now, `the server model's owner did not answer within ${FORWARD_TIMEOUT_MS / 1000} s; the step was not applied`);
+    for (const owner of new Set([...this.forwards.values()].map((f) => f.owner))) {
+      if (await this.redis.cmd.exists(nodeKey(owner))) continue;
+      this.say(`node ${this.id}: the server model's owner, node ${owner}, stopped answering (heartbeat expired); failing its forwarded steps`);
+      this.failForwards((f) => f.owner === owner, `the server model's owner, node ${owner}, is gone (heartbeat expired); the step was not applied. The run pauses and restarts the round on another owner`);
+    }
+  }
+
+  /** Reads this node's inbox: steps to compute (when it owns the server model) and answers to its own forwards. */
+  private async readInbox(): Promise<void> {
+    const key = inboxKey(this.id);
+    while (!this.closed && this.redis) {
+      let got: [Buffer, Buffer] | null;
+      try {
+        got = (await this.redis.inbox.blpopBuffer(key, 1)) as [Buffer, Buffer] | null;
+      } catch {
+        if (this.closed) return;
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      if (!got) continue;
+      let msg: InboxMessage;
+      try {
+        msg = unpack<InboxMessage>(got[1]);
+      } catch (e) {
+        this.say(`node ${this.id}: an inbox message could not be read: ${(e as Error).message}`);
+        continue;
+      }
+      if (msg.kind === 'reply') {
+        this.settleForward(msg.id, 'error' in msg ? new ProtocolError(msg.error.code as ProtocolError['code'], msg.error.message) : { loss: msg.loss, grad: msg.grad });
+      } else {
+        void this.serveForwarded(msg); // not awaited: the engine queues steps in arrival order (and batches them)
+      }
+    }
+  }
+
+  /** The owner computes a forwarded step on the server model and answers the node that sent it. */
+  private async serveForwarded(req: Extract<InboxMessage, { kind: 'step' }>): Promise<void> {
+    let answer: InboxMessage;
+    try {
+      const part = this.part;
+      if (!part || part.runId !== req.runId || part.generation !== req.generation || !part.single || part.owner !== this.id) {
+        throw new ProtocolError('E_COMPUTE', `node ${this.id} does not own the server model of run ${req.runId} (generation ${req.generation}); the round restarts from the last aggregate`);
+      }
+      const at = await this.partAt(req.runId, req.round);
+      // Past its deadline the sender has answered E_COMPUTE: applying it now would diverge from the volunteer.
+      if (Date.now() > req.deadline) return;
+      try {
+        const r = await at.engine.submit({ clientId: req.clientId, acts: decodeTensor(req.acts), targets: req.targets, mask: req.mask });
+        answer = { kind: 'reply', id: req.id, loss: r.loss, grad: encodeTensor(r.grad, req.gradWire) };
+      } catch (e) {
+        if (e instanceof ComputeUnavailable) throw new ProtocolError('E_COMPUTE', `the owner node ${this.id}'s compute failed (${e.message}); the step was not applied`);
+        throw e;
+      }
+    } catch (e) {
+      const err = e instanceof ProtocolError ? e : new ProtocolError('E_INTERNAL', `the owner node ${this.id} failed to compute this step; it was not applied`);
+      if (!(e instanceof ProtocolError)) this.say(`node ${this.id}: a forwarded step from ${req.from} failed: ${(e as Error)?.message ?? e}`);
+      answer = { kind: 'reply', id: req.id, error: { code: err.code, message: err.message } };
+    }
+    await this.push(req.from, answer).catch((e) => this.say(`node ${this.id}: answering node ${req.from} failed: ${(e as Error).message}`));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.forwardWatch) clearInterval(this.forwardWatch);
+    this.failForwards(() => true, `node ${this.id} is shutting down; the step was not applied`);
     await this.io.close().catch(() => {});
     const r = this.redis;
     this.redis = null;
-    if (r) await Promise.all([r.cmd.quit(), r.pub.quit(), r.sub.quit()].map((p) => p.catch(() => {})));
+    if (r) {
+      r.inbox.disconnect(); // ends the blocked BLPOP
+      await this.inboxLoop?.catch(() => {});
+      await Promise.all([r.cmd.quit(), r.pub.quit(), r.sub.quit()].map((p) => p.catch(() => {})));
+    }
     await this.compute.close();
   }
 }

@@ -7,6 +7,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import type { Server } from 'socket.io';
+import type { WireFormat, WireTensor } from '@splitlora/protocol';
 
 // Typed arrays stay raw bytes and come back as their own class (the volunteers' parser does the same).
 const packr = new Packr({ useRecords: false, moreTypes: true });
@@ -36,6 +37,29 @@ export function replicaKey(runId: string, round: number, nodeId: string): string
 export function averageKey(runId: string, round: number): string {
   return `${PREFIX}:average:${runId}:${round}`;
 }
+
+/**
+ * serverReplicas "single": a node's inbox (a Redis list, RPUSH/BLPOP, FIFO). Other nodes push the
+ * activations their volunteers sent to the owner's inbox; the owner pushes each answer to the
+ * sender's inbox, matched by request id. Lists expire when nobody pushes (a dead node's inbox).
+ */
+export const inboxKey = (nodeId: string): string => `${PREFIX}:inbox:${nodeId}`;
+export const INBOX_TTL_MS = 120_000;
+/** How long a forwarded step may take before the sending node answers E_COMPUTE (the owner drops it after that too). */
+export const FORWARD_TIMEOUT_MS = 60_000;
+
+/**
+ * A forwarded SplitLoRA step (to the owner) or its answer (to the node that received it). Tensors
+ * stay in the run's wire format (the volunteer's bytes up, `gradWire` down): Redis carries no more
+ * than the volunteer's socket does.
+ */
+export type InboxMessage =
+  | {
+      kind: 'step'; id: string; from: string; runId: string; round: number; generation: number; deadline: number;
+      clientId: string; acts: WireTensor; targets: Int32Array; mask: Float32Array; gradWire: WireFormat;
+    }
+  | { kind: 'reply'; id: string; loss: number; grad: WireTensor }
+  | { kind: 'reply'; id: string; error: { code: string; message: string } };
 
 /** Parses redis://host:port[/db]; a clear error for anything else. */
 export function connectRedis(url: string, name: string, onError: (e: Error) => void = () => {}): Redis {
@@ -91,4 +115,8 @@ export interface RunAnnouncement {
    * from `spec.from` (the last average), and events they computed on the old one are ignored.
    */
   generation: number;
+  /** The run's serverReplicas setting (absent: "averaged"). */
+  serverReplicas?: 'averaged' | 'single';
+  /** serverReplicas "single": the node that owns the server model (null: none is up yet). */
+  owner?: string | null;
 }

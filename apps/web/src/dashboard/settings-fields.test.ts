@@ -20,6 +20,8 @@ describe('dashboard settings fields', () => {
     expect(() => parseSettings({ lora: { targets: ['wte'] } })).toThrow();
     for (const w of opts('wire')) expect(parseSettings({ wire: w }).wire).toBe(w);
     for (const a of opts('aggregation')) expect(parseSettings({ aggregation: a }).aggregation).toBe(a);
+    for (const r of opts('serverReplicas')) expect(parseSettings({ serverReplicas: r }).serverReplicas).toBe(r);
+    expect(() => parseSettings({ serverReplicas: 'single', labels: 'client' })).toThrow(/serverReplicas: "single" does not serve the U-shaped split/);
   });
 
   it('parse and bound values, naming the field in each error', () => {

@@ -72,6 +72,7 @@ export const SETTING_GROUPS: FieldGroup[] = [
       { key: 'batching', label: 'Merge concurrent volunteers into one server step', kind: 'bool', default: true },
       { key: 'labels', label: 'Loss computed by', kind: 'select', default: 'server', options: ['server', 'client'], hint: 'client: the U-shaped split; target ids, mask and loss stay in the page (two round trips per step)' },
       { key: 'aggregation', label: 'Aggregation', kind: 'select', default: 'fedavg', options: ['fedavg', 'trimmed-mean', 'median'], hint: 'fedavg trusts every volunteer; the others resist a few liars' },
+      { key: 'serverReplicas', label: 'Server model on a cluster', kind: 'select', default: 'averaged', options: ['averaged', 'single'], hint: 'serve --redis only. averaged: a replica per node, averaged each round (SplitFed V1, scales); single: one node owns it, the others forward (SplitLoRA-exact, one node\'s compute)' },
       { key: 'trim', label: 'Trimmed share', kind: 'number', default: 0.2, min: 0, max: 0.5, exclusiveMax: true, hint: 'trimmed-mean: dropped at each end, per coordinate' },
     ],
   },
