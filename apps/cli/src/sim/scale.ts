@@ -199,11 +199,12 @@ export async function runScaleSetup(nodes: number, o: ScaleOptions, hooks: Scale
     const readSample = async (): Promise<Sample> => {
       const at = performance.now();
       const own = process.cpuUsage();
-      const [coord, ...nodeCpu] = await Promise.all([coordinator!, ...nodeProcs].map((p) => p.cpuSeconds()));
-      return {
-        at, coordinator: coord, nodes: nodeCpu, volunteers: (own.user + own.system) / 1e6,
-        redisCpu: redis?.pid ? await processCpuSeconds(redis.pid) : null, redis: redis ? await redis.counters() : null,
-      };
+      // Redis's counters first and all reads at once: the run goes on while they are read, so the
+      // later a counter is read, the more of the next round's traffic slips into the window's edge.
+      const [counters, redisCpu, coord, ...nodeCpu] = await Promise.all([
+        redis ? redis.counters() : null, redis?.pid ? processCpuSeconds(redis.pid) : null, ...[coordinator!, ...nodeProcs].map((p) => p.cpuSeconds()),
+      ]);
+      return { at, coordinator: coord as number, nodes: nodeCpu as number[], volunteers: (own.user + own.system) / 1e6, redisCpu: redisCpu as number | null, redis: counters as RedisCounters | null };
     };
     let finished!: () => void;
     const allFinal = new Promise<void>((resolve) => { finished = resolve; });
