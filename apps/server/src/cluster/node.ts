@@ -359,10 +359,11 @@ export class ClusterNode extends EventEmitter {
     checkActivations(msg, { dModel: model.nEmbd, maxBatch: cfg.batch, maxSeqLen: cfg.seqLen, vocabSize: model.vocabSize });
     const mask = msg.mask instanceof Float32Array ? msg.mask : Float32Array.from(msg.mask);
     m.inFlight = true;
+    let part: Part;
+    let loss: number;
+    let grad: WireTensor;
     try {
-      const part = await this.partAt(msg.runId, msg.round);
-      let loss: number;
-      let grad: WireTensor;
+      part = await this.partAt(msg.runId, msg.round);
       try {
         if (part.single && part.owner !== this.id) {
           ({ loss, grad } = await this.forward(part, msg.round, { clientId: m.clientId!, acts: msg.acts, targets: msg.targets, mask }, cfg.wire.grad));
@@ -376,15 +377,17 @@ export class ClusterNode extends EventEmitter {
         throw e;
       }
       if (!Number.isFinite(loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
-      // As on a single server, a step that was computed while its round closed counts in the next
-      // one (the volunteer counts it there too; the coordinator does the same).
-      m.stepsInRound += 1;
-      socket.emit('gradient', { v: PROTOCOL_VERSION, runId: msg.runId, step: msg.step, grad, loss });
-      const tokens = msg.batch * msg.seqLen;
-      await this.up({ type: 'step', node: this.id, sid: socket.id, gen: part.generation, runId: msg.runId, round: msg.round, tokens, bytesUp: bytes, bytesDown: grad.data.byteLength + 64, loss });
     } finally {
+      // Before the gradient goes out: the volunteer's next step may arrive while the step count
+      // below is still on its way to Redis.
       m.inFlight = false;
     }
+    // As on a single server, a step that was computed while its round closed counts in the next
+    // one (the volunteer counts it there too; the coordinator does the same).
+    m.stepsInRound += 1;
+    socket.emit('gradient', { v: PROTOCOL_VERSION, runId: msg.runId, step: msg.step, grad, loss });
+    const tokens = msg.batch * msg.seqLen;
+    await this.up({ type: 'step', node: this.id, sid: socket.id, gen: part.generation, runId: msg.runId, round: msg.round, tokens, bytesUp: bytes, bytesDown: grad.data.byteLength + 64, loss });
   }
 
   // ---- serverReplicas "single": steps forwarded to the owner -----------------------------
