@@ -218,25 +218,8 @@ function bestOf(state: BeamState, o: BeamSettings): number[] {
 
 /** Beam search; returns the new tokens of the best hypothesis (stop token included if reached). */
 export async function beamSearch(model: FullModel, prompt: number[], opts: BeamOptions = {}): Promise<number[]> {
-  const o = { ...E2E_BEAM, useCache: true, earlyStop: true, ...opts };
-  const state: BeamState = { beams: [{ gen: [], score: 0 }], best: null };
-  const cache = o.useCache ? model.emptyCache(1) : null;
-  let past = 0;
-  try {
-    for (let step = 0; step < o.maxNewTokens && state.beams.length > 0 && prompt.length + step < model.config.nPositions; step++) {
-      const seqs = state.beams.map((b) => [...prompt, ...b.gen]);
-      const banned = state.beams.map((b) => bannedTokens(b.gen, o.noRepeatNgram));
-      // Only a beam's own top-k allowed tokens can make the global top-k; rank enough on the
-      // device that k remain after the banned ones are skipped.
-      const tops = await nextTopTokens(model, seqs, cache, past, o.beams + Math.max(...banned.map((b) => b.size)));
-      past = seqs[0].length;
-      const rows = advanceBeams(state, tops, banned, o);
-      if (cache && rows.length > 0) reorderCache(cache, rows);
-    }
-  } finally {
-    disposeCache(cache);
-  }
-  return bestOf(state, o);
+  const [gen] = await beamSearchSameLength(model, [prompt], { ...E2E_BEAM, useCache: true, earlyStop: true, ...opts });
+  return gen;
 }
 
 export interface BatchBeamOptions extends BeamOptions {
