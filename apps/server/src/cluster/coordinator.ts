@@ -93,17 +93,17 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
       const run = this.manager.current;
       if (!run?.active || run.settings.serverReplicas !== 'single') return;
       const owner = this.owners.get(run.id);
-      if (owner === null) void this.reassignOwner(run, null);
+      if (owner === null) this.background('giving the server model an owner', this.reassignOwner(run, null));
       // The owner restarted (faster than its heartbeat expires): it reopened the server model from the last aggregate.
       else if (owner === node && !this.restarting) {
         run.holdForCompute(`the server model's owner, node ${node}, restarted`);
         this.log.warn({ run: run.id, owner }, `the server model's owner, node ${node}, restarted; round ${run.round} restarts from the last aggregate`);
-        void this.restartRound(run);
+        this.background('restarting the round', this.restartRound(run));
       }
     });
     cmd.on('close', () => this.onRedisLost());
     cmd.on('ready', () => {
-      if (this.redisDown) void this.onRedisBack();
+      if (this.redisDown) this.background('resuming after Redis came back', this.onRedisBack());
     });
     // Only what nodes send from now on: events of an earlier coordinator's sockets mean nothing here.
     const last = await cmd.xrevrange(UP_STREAM, '+', '-', 'COUNT', 1);
@@ -169,6 +169,16 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
    * from the last aggregate, and restart the round there. With no node left the run stays paused
    * until one comes up (cluster:node-up).
    */
+  /**
+   * Work started from an event or a timer: a failure (Redis gone mid-way, or closed under it at
+   * shutdown) is logged, never left as an unhandled rejection that would take the process down.
+   */
+  private background(what: string, work: Promise<unknown>): void {
+    work.catch((err) => {
+      if (!this.closed) this.log.warn({ err: (err as Error)?.message ?? err }, `cluster coordinator: ${what} failed`);
+    });
+  }
+
   private async reassignOwner(run: Run, lost: string | null): Promise<void> {
     if (this.restarting) return this.restarting.then(() => undefined);
     const why = lost ? `the server model's owner, node ${lost}, is gone (heartbeat expired)` : 'no cluster node owns the server model yet (serverReplicas "single")';
@@ -284,7 +294,7 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
       if (await this.clients.cmd.exists(nodeKey(node))) continue;
       if (this.redisDown) return;
       this.nodes.delete(node); // a round restart waits for no answer from it
-      if (node === owner && run && this.owners.get(run.id) === owner && !this.restarting) void this.reassignOwner(run, owner);
+      if (node === owner && run && this.owners.get(run.id) === owner && !this.restarting) this.background('giving the server model a new owner', this.reassignOwner(run, owner));
       const gone = [...this.remotes.values()].filter((r) => r.node === node);
       this.log.warn({ node, volunteers: gone.length }, `cluster node ${node} stopped answering (heartbeat expired); its ${gone.length} volunteers are disconnected`);
       for (const r of gone) {
@@ -369,7 +379,7 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
       const owner = await this.electOwner(null);
       this.owners.set(run.id, owner);
       if (owner) this.log.info({ run: run.id, owner }, `run ${run.id}: node ${owner} owns the server model (serverReplicas "single"); the other nodes forward their steps to it`);
-      else void this.reassignOwner(run, null); // holds the run until a node is up
+      else this.background('giving the server model an owner', this.reassignOwner(run, null)); // holds the run until a node is up
     }
     const ann: RunAnnouncement = {
       runId: run.id, spec: { ...spec, from: start }, round, batching: run.settings.batching, epoch: this.epoch, generation: this.generation,
