@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { prepareWebgpuForWorkers } from '@splitlora/backend/node';
-import { ComputeWorker, sharedRecord } from './compute/compute-worker';
+import { sharedRecord } from './compute/compute-worker';
+import { resolveEngine, trainCompute, type EngineChoice, type ResolvedEngine } from './compute/engines';
 import { Evaluations } from './evaluations';
 import { registerApi } from './api';
 import { ApiError, RunManager, type LoadedModel } from './run-manager';
@@ -32,6 +33,8 @@ export interface AppOptions {
   logger?: boolean | object;
   /** The tfjs backend of the compute workers (selectNodeBackend's names; default "auto"). */
   backend?: string;
+  /** The training engine (default tfjs); resolve it first (resolveEngine) to log the choice once. */
+  engine?: EngineChoice | ResolvedEngine;
   /** Let the compute workers take fault requests (crash-handling tests only). */
   computeFaults?: boolean;
   /** socket.io heartbeat (default 25 s interval, 60 s timeout). */
@@ -64,7 +67,8 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
   const backend = opts.backend ?? 'auto';
   // A worker cannot point the Vulkan loader at SwiftShader itself (its process.env is a copy).
   if (backend === 'webgpu') await prepareWebgpuForWorkers((m) => app.log.info(m));
-  const compute = new ComputeWorker({ role: 'train', backend, config: model.config, weights: model.weights, allowFaults: opts.computeFaults });
+  const engine = opts.engine === undefined ? { engine: 'tfjs' as const, why: 'default' } : 'why' in opts.engine ? opts.engine : await resolveEngine(opts.engine);
+  const compute = trainCompute(engine, { backend, config: model.config, weights: model.weights, allowFaults: opts.computeFaults, onStderr: (line) => app.log.warn({ engine: 'torch' }, line) });
   const manager = new RunManager(model, limits, app.log, store, dataDir, compute);
   const cluster = opts.redis ? new ClusterCoordinator(manager, opts.redis, app.log) : null;
   const { config } = model;

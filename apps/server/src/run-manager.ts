@@ -15,6 +15,7 @@ import { WorkerServerCompute } from './compute/compute-worker';
 import type { ServerPartSpec, ServerSnapshot } from './compute/server-compute';
 import { ServerEngine } from './engine';
 import { ComputeWorker } from './compute/compute-worker';
+import type { ComputeService } from './compute/service';
 import { clientModelFiles, type ClientFile, type ClientModelFiles } from './model-files';
 import { RunRecorder } from './persistence';
 import { Run, type RunRestore } from './run';
@@ -71,7 +72,7 @@ export class RunManager {
     /** Checkpoints go under <dataDir>/runs/<id>; null keeps none. */
     readonly dataDir: string | null,
     /** The training worker: every run's server part and optimizer. */
-    readonly compute: ComputeWorker,
+    readonly compute: ComputeService,
   ) {
     compute.on('failed', (reason: string) => {
       this.recovering = this.recoverCompute(reason).finally(() => { this.recovering = null; });

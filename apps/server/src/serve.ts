@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { buildApp, type LoadedModel } from './app';
+import type { ResolvedEngine } from './compute/engines';
 
 export interface ServeOptions {
   model: LoadedModel;
@@ -10,6 +11,8 @@ export interface ServeOptions {
   host: string;
   token?: string;
   backend: string;
+  /** The training engine, resolved by the caller (which logs the choice). */
+  engine?: ResolvedEngine;
   webDir?: string;
   dataDir?: string;
   /** Run settings to start right away (volunteers can join at once). */
@@ -25,7 +28,7 @@ export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../dist/web', import
 export async function serve(opts: ServeOptions) {
   const token = opts.token ?? randomBytes(12).toString('base64url');
   const { app, manager } = await buildApp({
-    model: opts.model, token, backend: opts.backend, webDir: opts.webDir ?? DEFAULT_WEB_DIR, dataDir: opts.dataDir,
+    model: opts.model, token, backend: opts.backend, engine: opts.engine, webDir: opts.webDir ?? DEFAULT_WEB_DIR, dataDir: opts.dataDir,
     logger: { level: process.env.LOG_LEVEL ?? 'info' }, maxBatch: opts.maxBatch, maxSeqLen: opts.maxSeqLen, redis: opts.redis,
   });
   // Start the training worker now, so its backend is known (and a broken one fails here, loudly).
@@ -40,7 +43,7 @@ export async function serve(opts: ServeOptions) {
   if (opts.autoRun && !resumed) await manager.create(opts.autoRun);
   const lines = [
     '',
-    `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), backend ${manager.compute.health.backend} (compute worker)`,
+    `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), engine ${manager.compute.engine}, backend ${manager.compute.health.backend}`,
     `  Volunteers open:   ${base}/`,
     `  Operator dashboard: ${base}/dashboard.html#token=${token}`,
     `  Operator API:      ${base}/api/runs   (changes need "Authorization: Bearer ${token}")`,

@@ -72,27 +72,63 @@ function siteSeed(seed: number, block: number, site: string): number {
   return (h >>> 0) % 2147483647;
 }
 
+/**
+ * 32-bit mix (lowbias32's shape, multipliers below 2³¹): the torch engine computes the same bits
+ * with int64 tensor ops, where every product stays below 2⁶³.
+ */
+function mix32(x: number): number {
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = Math.imul(x, 0x21f0aaad) >>> 0;
+  x = (x ^ (x >>> 15)) >>> 0;
+  x = Math.imul(x, 0x735a2d97) >>> 0;
+  return (x ^ (x >>> 15)) >>> 0;
+}
+
+/**
+ * Keep-mask value of element `index` of the stream `seed` (counter-based: element j of a stream
+ * needs no draw of elements 0..j−1, so any engine can compute any rows, in any order):
+ * keep iff mix(mix(index + k) ^ k) ≥ ⌊p·2³²⌋ with k = mix(seed ^ 0x5f356495).
+ */
+export function dropoutKeepBits(seed: number, p: number, start: number, count: number): Uint8Array {
+  const k = mix32((seed ^ 0x5f356495) >>> 0);
+  const threshold = Math.floor(p * 4294967296);
+  const out = new Uint8Array(count);
+  for (let j = 0; j < count; j++) out[j] = mix32((mix32((start + j + k) >>> 0) ^ k) >>> 0) >= threshold ? 1 : 0;
+  return out;
+}
+
+/** Inverted-dropout mask [rows, cols] of the stream `seed` from element `start`: 1/(1−p) where kept, else 0. */
+function streamMask(seed: number, p: number, start: number, rows: number, cols: number, into: Float32Array, at: number): void {
+  if ((start + rows * cols) > 4294967296) throw new Error('lora: dropout stream index beyond 2^32');
+  const scale = Math.fround(1 / (1 - p));
+  const keep = dropoutKeepBits(seed, p, start, rows * cols);
+  for (let j = 0; j < keep.length; j++) into[at + j] = keep[j] ? scale : 0;
+}
+
 function dropoutMask(x: tf.Tensor2D, d: LoraDropout, block: number, site: string): tf.Tensor2D {
   const [n, cols] = x.shape;
   const off = d.rowOffset ?? 0;
+  const mask = new Float32Array(n * cols);
   if (d.segments) {
-    // Each segment's own draw [B·Tc, cols], padded to [B·T, cols] with ones (padding is never read).
-    const parts = d.segments.map((g) => {
-      const u = tf.randomUniform([g.batch * g.seqLen, cols], 0, 1, 'float32', siteSeed(g.seed, block, site));
-      const keep = tf.cast(tf.greaterEqual(u, d.p), 'float32');
-      if (g.paddedLen === g.seqLen) return keep;
-      const padded = tf.pad(tf.reshape(keep, [g.batch, g.seqLen, cols]), [[0, 0], [0, g.paddedLen - g.seqLen], [0, 0]], 1);
-      return tf.reshape(padded, [g.batch * g.paddedLen, cols]);
-    });
-    const all = parts.length === 1 ? parts[0] : tf.concat(parts, 0);
-    if (all.shape[0] < off + n) throw new Error(`lora: dropout segments cover ${all.shape[0]} rows, the input needs ${off + n}`);
-    const rows = off > 0 || all.shape[0] > n ? tf.slice(all, [off, 0], [n, cols]) : all;
-    return tf.div(rows, 1 - d.p) as tf.Tensor2D;
+    // Each segment's own stream over its B·Tc real rows; padding rows get ones (they are never read).
+    let row = 0; // row of the packed batch where the current segment starts
+    for (const g of d.segments) {
+      const seed = siteSeed(g.seed, block, site);
+      for (let b = 0; b < g.batch; b++) {
+        for (let t = 0; t < g.paddedLen; t++, row++) {
+          if (row < off || row >= off + n) continue;
+          const at = (row - off) * cols;
+          if (t < g.seqLen) streamMask(seed, d.p, (b * g.seqLen + t) * cols, 1, cols, mask, at);
+          else mask.fill(1, at, at + cols);
+        }
+      }
+    }
+    if (row < off + n) throw new Error(`lora: dropout segments cover ${row} rows, the input needs ${off + n}`);
+  } else {
+    // Rows [off, off+n) of the whole batch's stream, so micro-batches get the whole batch's masks.
+    streamMask(siteSeed(d.seed, block, site), d.p, off * cols, n, cols, mask, 0);
   }
-  // A seeded stream fills rows in order, so rows [off, off+n) of a taller draw are those of the whole batch.
-  const drawn = tf.randomUniform([off + n, cols], 0, 1, 'float32', siteSeed(d.seed, block, site));
-  const u = off > 0 ? tf.slice(drawn, [off, 0], [n, cols]) : drawn;
-  return tf.div(tf.cast(tf.greaterEqual(u, d.p), 'float32'), 1 - d.p) as tf.Tensor2D;
+  return tf.tensor2d(mask, [n, cols]);
 }
 
 /**

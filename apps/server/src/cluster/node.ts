@@ -14,7 +14,9 @@ import {
   PROTOCOL_VERSION, ProtocolError, checkActivations, decodeTensor, encodeTensor, maxMessageBytes, msgpackParser,
   type ActivationsMessage, type HelloMessage, type RunConfig, type WireFormat, type WireTensor,
 } from '@splitlora/protocol';
-import { ComputeWorker, WorkerServerCompute, sharedRecord } from '../compute/compute-worker';
+import { WorkerServerCompute, sharedRecord } from '../compute/compute-worker';
+import { resolveEngine, trainCompute, type EngineChoice, type ResolvedEngine } from '../compute/engines';
+import type { ComputeService } from '../compute/service';
 import type { ServerSnapshot } from '../compute/server-compute';
 import { ComputeUnavailable, ServerEngine } from '../engine';
 import type { LoadedModel } from '../run-manager';
@@ -31,6 +33,8 @@ export interface NodeOptions {
   model: LoadedModel;
   /** The compute worker's tfjs backend (selectNodeBackend's names; default "auto"). */
   backend?: string;
+  /** The training engine (default tfjs). */
+  engine?: EngineChoice | ResolvedEngine;
   /** Node name in logs and the coordinator's replica list (default: random). */
   id?: string;
   /** The URL volunteers reach this node at (behind a proxy, say); the coordinator lists it at /api/nodes for pages to fail over between. */
@@ -89,7 +93,7 @@ export class ClusterNode extends EventEmitter {
   readonly id: string;
   readonly http: HttpServer;
   readonly io: Server;
-  readonly compute: ComputeWorker;
+  readonly compute: ComputeService;
   private redis: { pub: Redis; sub: Redis; cmd: Redis; inbox: Redis } | null = null;
   /** serverReplicas "single": steps forwarded to the owner, by request id. */
   private readonly forwards = new Map<string, Forwarded>();
@@ -103,11 +107,11 @@ export class ClusterNode extends EventEmitter {
   private heartbeat: NodeJS.Timeout | null = null;
   port = 0;
 
-  private constructor(readonly opts: NodeOptions) {
+  private constructor(readonly opts: NodeOptions, engine: ResolvedEngine) {
     super();
     this.id = opts.id ?? `node-${randomBytes(3).toString('hex')}`;
     const { config } = opts.model;
-    this.compute = new ComputeWorker({ role: 'train', backend: opts.backend ?? 'auto', config, weights: sharedRecord(opts.model.weights) });
+    this.compute = trainCompute(engine, { backend: opts.backend ?? 'auto', config, weights: sharedRecord(opts.model.weights), onStderr: (line) => this.say(`torch engine: ${line}`) });
     this.http = createServer((req, res) => {
       if (req.url === '/api/health') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -131,7 +135,8 @@ export class ClusterNode extends EventEmitter {
 
   /** Starts the compute worker, joins Redis, loads the current run (if any) and listens. */
   static async start(opts: NodeOptions): Promise<ClusterNode> {
-    const node = new ClusterNode(opts);
+    const engine = opts.engine === undefined ? { engine: 'tfjs' as const, why: 'default' } : 'why' in opts.engine ? opts.engine : await resolveEngine(opts.engine);
+    const node = new ClusterNode(opts, engine);
     await node.compute.start();
     const onError = (e: Error) => node.say(`node ${node.id}: Redis ${opts.redis}: ${e.message}`);
     const { pub, sub } = await attachRedisAdapter(node.io, opts.redis, node.id, onError);

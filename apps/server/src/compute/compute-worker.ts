@@ -8,6 +8,7 @@ import type { GPT2Config, TensorRecord } from '@splitlora/model';
 import type { ComputeHealthInfo } from '@splitlora/protocol';
 import { ComputeUnavailable } from '../engine';
 import type { ComputeRequest, RequestEnvelope, WorkerInit, WorkerMessage, WorkerRole } from './messages';
+import type { ComputeService, RequestOptions } from './service';
 import type { BackwardReply, BackwardRequest, ForwardReply, ForwardRequest, ServerCompute, ServerPartSpec, ServerSnapshot, StepReply, StepRequest } from './server-compute';
 
 export type ComputeHealth = ComputeHealthInfo;
@@ -51,7 +52,8 @@ function movable(views: ArrayBufferView[]): ArrayBuffer[] {
   return [...out];
 }
 
-export class ComputeWorker extends EventEmitter {
+export class ComputeWorker extends EventEmitter implements ComputeService {
+  readonly engine = 'tfjs' as const;
   private worker: Worker | null = null;
   private nextId = 1;
   private inFlight = new Map<number, InFlight>();
@@ -114,7 +116,7 @@ export class ComputeWorker extends EventEmitter {
   }
 
   /** Sends one request; the buffers of `moveViews` are moved to the worker when that is safe. */
-  async request<T>(req: ComputeRequest, opts: { moveViews?: ArrayBufferView[]; onProgress?: (done: number, total: number) => void } = {}): Promise<T> {
+  async request<T>(req: ComputeRequest, opts: RequestOptions = {}): Promise<T> {
     await this.ready;
     const worker = this.worker;
     if (!worker || this.health.status !== 'ready') throw new ComputeUnavailable(`the compute worker is ${this.health.status}`);
@@ -158,11 +160,11 @@ export class ComputeWorker extends EventEmitter {
   }
 }
 
-/** One run's server part inside a compute worker. */
+/** One run's server part inside a compute service (a tfjs worker or the torch engine's process). */
 export class WorkerServerCompute implements ServerCompute {
-  private constructor(private readonly worker: ComputeWorker, readonly key: string) {}
+  private constructor(private readonly worker: ComputeService, readonly key: string) {}
 
-  static async open(worker: ComputeWorker, key: string, spec: ServerPartSpec): Promise<WorkerServerCompute> {
+  static async open(worker: ComputeService, key: string, spec: ServerPartSpec): Promise<WorkerServerCompute> {
     await worker.request({ op: 'open', key, spec });
     return new WorkerServerCompute(worker, key);
   }

@@ -1,0 +1,131 @@
+// The torch engine's child process and its pipes: `python3 -m splitlora_torch.serve`, with
+// frames of a 4-byte little-endian length and one msgpack value each way. Typed arrays cross as
+// raw bytes (msgpackr's typed-array extension, which the Python side reads and writes), never as
+// lists of floats. This class knows frames and the process's life, not what the requests mean.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { Packr, Unpackr } from 'msgpackr';
+import { PYTHON_DIR, type TorchDevice } from './probe';
+
+const packr = new Packr({ useRecords: false, moreTypes: true });
+const unpackr = new Unpackr({ useRecords: false });
+
+export interface TorchProcessOptions {
+  python: string;
+  device: TorchDevice;
+  /** Intra-op threads; 0: every core. */
+  threads: number;
+  allowFaults?: boolean;
+}
+
+/** What the child says once torch is up. */
+export interface TorchReady {
+  backend: string;
+  device: 'cpu' | 'cuda';
+  deviceName: string;
+  threads: number;
+  torch: string;
+}
+
+export type TorchMessage =
+  | ({ kind: 'ready' } & TorchReady)
+  | { kind: 'start-failed'; error: string }
+  | { kind: 'reply'; id: number; ok: true; result: unknown }
+  | { kind: 'reply'; id: number; ok: false; error: string; fatal: boolean };
+
+/** Lines of the child's stderr kept for the failure reason. */
+const STDERR_LINES = 20;
+
+/**
+ * Events: 'message' (TorchMessage), 'exit' (code, signal, the last lines of stderr), 'stderr' (a line).
+ */
+export class TorchProcess extends EventEmitter {
+  private child: ChildProcess | null = null;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private stderrTail: string[] = [];
+  exited = false;
+
+  constructor(readonly opts: TorchProcessOptions) {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    const args = ['-m', 'splitlora_torch.serve', '--device', this.opts.device, '--threads', String(this.opts.threads)];
+    if (this.opts.allowFaults) args.push('--allow-faults');
+    const env = { ...process.env, PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1' };
+    const child = spawn(this.opts.python, args, { stdio: ['pipe', 'pipe', 'pipe'], env });
+    this.child = child;
+    child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
+    let partial = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('utf8')).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        this.stderrTail = [...this.stderrTail, line].slice(-STDERR_LINES);
+        this.emit('stderr', line);
+      }
+    });
+    // A write to a child that has died fails with EPIPE; the 'exit' event reports the death.
+    child.stdin!.on('error', () => {});
+    child.on('error', (e) => {
+      this.stderrTail.push(e.message);
+      this.finish(null, null);
+    });
+    child.on('exit', (code, signal) => this.finish(code, signal));
+  }
+
+  private finish(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.emit('exit', code, signal, this.stderrTail.join('\n'));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    while (this.pendingBytes >= 4) {
+      let buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+      this.pending = [buf];
+      const n = buf.readUInt32LE(0);
+      if (buf.length < 4 + n) return;
+      const body = buf.subarray(4, 4 + n);
+      buf = buf.subarray(4 + n);
+      this.pending = buf.length > 0 ? [buf] : [];
+      this.pendingBytes = buf.length;
+      this.emit('message', unpackr.unpack(body) as TorchMessage);
+    }
+  }
+
+  /** Sends one message; resolves once the pipe has taken it (so large sends do not pile up in memory). */
+  send(message: unknown): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (!stdin || this.exited) return Promise.reject(new Error('the torch engine process is not running'));
+    const body = packr.pack(message);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(body.length, 0);
+    stdin.write(head);
+    const flushed = stdin.write(body);
+    return flushed ? Promise.resolve() : new Promise((resolve) => stdin.once('drain', () => resolve()));
+  }
+
+  /** SIGKILL, as a crash would (tests) or for a stuck child. */
+  kill(): void {
+    if (!this.exited) this.child?.kill('SIGKILL');
+  }
+
+  /** Closes stdin (the child exits at the end of its input), and kills it if it has not gone within `graceMs`. */
+  async close(graceMs = 2000): Promise<void> {
+    const child = this.child;
+    if (!child || this.exited) return;
+    const gone = new Promise<void>((resolve) => this.once('exit', () => resolve()));
+    child.stdin?.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await gone;
+    clearTimeout(timer);
+  }
+}
