@@ -3,7 +3,8 @@
 // twice: killed in the middle of a step in round 2, and its backend aborting (as a wasm abort does)
 // in round 3. Each time the run pauses, the worker restarts, the server part is rebuilt from the
 // last aggregation, the volunteer is rewound to its state of that aggregation, and the round is
-// redone. B must end where A ended, and health must show the interruptions.
+// redone. B must end where A ended, and health must show the interruptions. Both engines: the
+// tfjs worker thread, and the torch engine's child process (SIGKILLed mid-step, then a fatal error).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,27 +14,29 @@ import { buildApp, type ServerCompute } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maxDiff, readCheckpoint, reconnectingVolunteer, runStraightThrough } from '../support/exact-run';
 import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
+import { ENGINES, engineOption } from '../support/torch';
 
 const weights = tinyWeights();
 const examples = encodeExamples(syntheticE2E({ n: 10, seed: 12 }));
 const settings = { interval: 2, rounds: 4, minClients: 1, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 2, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0.1, targets: ['q', 'v'] } };
 const LAST = settings.rounds - 1;
 
-async function start(dataDir: string) {
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, backend: 'wasm', computeFaults: true });
+async function start(dataDir: string, engine: 'tfjs' | 'torch') {
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, backend: 'wasm', engine: engineOption(engine), computeFaults: true });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
 }
 
-describe('compute worker failure', () => {
+describe.each(ENGINES)('compute failure (%s engine)', (engineName) => {
   const dirs = [mkdtempSync(join(tmpdir(), 'splitlora-compute-a-')), mkdtempSync(join(tmpdir(), 'splitlora-compute-b-'))];
   afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
   it('is restarted from the last checkpoint and the run ends as the uninterrupted one', async () => {
-    const endA = await runStraightThrough(await start(dirs[0]), dirs[0], examples, settings); // A
+    const endA = await runStraightThrough(await start(dirs[0], engineName), dirs[0], examples, settings); // A
 
-    const b = await start(dirs[1]);
+    const b = await start(dirs[1], engineName);
+    expect(b.manager.compute.engine).toBe(engineName);
     const errors: string[] = [];
     // After the first step of round 2 (the volunteer's 5th), the next server step is killed in the
     // middle (the request is posted, then the thread dies). After the first step of round 3 (its
@@ -79,7 +82,7 @@ describe('compute worker failure', () => {
     const last = health.at(-1)!;
     expect(last.ok).toBe(true);
     expect(last.compute.restarts).toBe(2);
-    expect(last.compute.lastFailure?.reason).toMatch(/backend failure: .*Aborted/);
+    expect(last.compute.lastFailure?.reason).toMatch(engineName === 'tfjs' ? /backend failure: .*Aborted/ : /torch engine failure: .*fault injected/);
     // The run said so, and the volunteer was told its step was lost.
     expect(metrics.filter((m) => m.state === 'paused' && m.reason === 'compute').map((m) => m.round)).toEqual([2, 3]);
     expect(metrics.filter((m) => m.event === 'compute-restored').map((m) => m.round)).toEqual([2, 3]);

@@ -4,6 +4,7 @@
 // volunteer reconnects by itself and receives its own AdamW moments, data-order cursor and step
 // count from the checkpoint of round 1. From there B must reproduce A: the checkpoint after the
 // last round holds the same client average, server adapter, server and client optimizer states.
+// On both engines (the server part in a tfjs worker, or in the torch engine's child process).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { buildApp, type CheckpointData } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maxDiff, readCheckpoint, reconnectingVolunteer, runStraightThrough } from '../support/exact-run';
 import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
+import { ENGINES, engineOption } from '../support/torch';
 
 const weights = tinyWeights();
 const examples = encodeExamples(syntheticE2E({ n: 10, seed: 12 }));
@@ -21,9 +23,9 @@ const examples = encodeExamples(syntheticE2E({ n: 10, seed: 12 }));
 const settings = { interval: 2, rounds: 4, minClients: 1, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 2, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0.1, targets: ['q', 'v'] } };
 const LAST = settings.rounds - 1;
 
-async function start(dataDir: string, port = 0) {
+async function start(dataDir: string, engine: 'tfjs' | 'torch', port = 0) {
   await selectNodeBackend('wasm', () => {});
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, logger: false, backend: 'wasm' });
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, logger: false, backend: 'wasm', engine: engineOption(engine) });
   await app.listen({ port, host: '127.0.0.1' });
   const addr = app.server.address();
   const p = typeof addr === 'object' && addr ? addr.port : 0;
@@ -39,18 +41,19 @@ function onlyState(ck: CheckpointData): ClientState {
   return states[0];
 }
 
-describe('resume after a crash', () => {
+describe.each(ENGINES)('resume after a crash (%s engine)', (engineName) => {
   const dirs = [mkdtempSync(join(tmpdir(), 'splitlora-exact-a-')), mkdtempSync(join(tmpdir(), 'splitlora-exact-b-'))];
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
   it('continues exactly as the uninterrupted run, client state included', async () => {
-    const endA = await runStraightThrough(await start(dirs[0]), dirs[0], examples, settings); // A
+    const endA = await runStraightThrough(await start(dirs[0], engineName), dirs[0], examples, settings); // A
 
     // B: the server goes away after the volunteer's first step of round 2 (its 5th step), while
     // the step after it hangs on the server, so that step is lost with the server.
-    let b = await start(dirs[1]);
+    let b = await start(dirs[1], engineName);
+    expect(b.manager.compute.engine).toBe(engineName);
     const restored: ClientState[] = [];
     let hang = () => {};
     const vb = reconnectingVolunteer(b.base, examples, (e) => {
@@ -72,7 +75,7 @@ describe('resume after a crash', () => {
     expect(ck1.state.clients[Object.keys(ck1.clientStates)[0]].steps).toBe(2 * settings.interval);
     expect(stepsBeforeCrash).toBe(2 * settings.interval + 1); // one step past the checkpoint
 
-    b = await start(dirs[1], b.port);
+    b = await start(dirs[1], engineName, b.port);
     await waitFor(() => restored.length > 0, 30_000, 'the volunteer to reconnect and restore its state');
     // What it got back is exactly what the checkpoint holds for it.
     const saved = onlyState(ck1);

@@ -33,3 +33,11 @@ export function recordErr(a: TensorRecord, b: TensorRecord): number {
   if (Object.keys(a).sort().join() !== [...names].sort().join()) return Infinity;
   return Math.max(0, ...names.map((n) => (a[n].shape.join() === b[n].shape.join() ? relErr(a[n].data, b[n].data) : Infinity)));
 }
+
+/** The engines a server test runs on: tfjs always, torch where Python has it (and always in CI). */
+export const ENGINES: ('tfjs' | 'torch')[] = torchMissing ? ['tfjs'] : ['tfjs', 'torch'];
+
+/** buildApp's engine option for a test on `engine` (torch: the CPU, one thread). */
+export function engineOption(engine: 'tfjs' | 'torch') {
+  return engine === 'torch' ? { engine: 'torch' as const, device: 'cpu' as const, threads: 1, python: torchProbe.python } : undefined;
+}

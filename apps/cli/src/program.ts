@@ -9,6 +9,7 @@ import { benchGpuCommand } from './commands/bench-gpu';
 import { benchModelCommand } from './commands/bench-model';
 import { benchServerCommand } from './commands/bench-server';
 import { benchSplitCommand } from './commands/bench-split';
+import { doctorCommand } from './commands/doctor';
 import { evalCommand } from './commands/eval';
 import { generateCommand } from './commands/generate';
 import { initModelCommand } from './commands/init-model';
@@ -26,6 +27,7 @@ export function createProgram(): Command {
     .showHelpAfterError('(add --help for usage)')
     .addCommand(serveCommand())
     .addCommand(nodeCommand())
+    .addCommand(doctorCommand())
     .addCommand(initModelCommand())
     .addCommand(pretrainCommand())
     .addCommand(scoreCommand())

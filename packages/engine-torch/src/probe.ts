@@ -75,7 +75,7 @@ export function pythonCandidates(explicit?: string): string[] {
 /** Probes the candidates and returns the first with a usable torch, or the first Python found with its problem. */
 export async function probeTorch(opts: { python?: string; device?: TorchDevice } = {}): Promise<TorchProbe> {
   const candidates = pythonCandidates(opts.python);
-  let first: TorchProbe | null = null;
+  let best: { probe: TorchProbe; stage: number } | null = null;
   for (const python of [...new Set(candidates)]) {
     const r = await run(python);
     if (!r) continue;
@@ -90,15 +90,17 @@ export async function probeTorch(opts: { python?: string; device?: TorchDevice }
       numpy: (r.numpy as string | null) ?? null,
       problem: null,
     };
+    // How far this interpreter gets: the one that gets furthest names the problem worth fixing.
+    let stage = 0;
     if (!p.torch) p.problem = `the torch engine needs PyTorch >= ${MIN_TORCH}, and ${python} has none (import torch: ${r.torchError}); install it: ${INSTALL_HINT}`;
-    else if (olderThan(p.torch, MIN_TORCH)) p.problem = `torch ${p.torch} in ${python} is too old: the torch engine needs >= ${MIN_TORCH}; upgrade it: ${INSTALL_HINT}`;
-    else if (!p.numpy) p.problem = `the torch engine needs numpy in ${python} (import numpy: ${r.numpyError}); install it: ${INSTALL_HINT}`;
-    else if (!p.msgpack) p.problem = `the torch engine needs msgpack in ${python} (import msgpack: ${r.msgpackError}); install it: ${INSTALL_HINT}`;
-    else if (opts.device === 'cuda' && !p.cudaAvailable) p.problem = `--device cuda: torch ${p.torch} in ${python} ${p.cudaBuilt ? 'sees no CUDA device' : 'was built without CUDA'}; use --device cpu or auto`;
+    else if (++stage && olderThan(p.torch, MIN_TORCH)) p.problem = `torch ${p.torch} in ${python} is too old: the torch engine needs >= ${MIN_TORCH}; upgrade it: ${INSTALL_HINT}`;
+    else if (++stage && !p.numpy) p.problem = `the torch engine needs numpy in ${python} (import numpy: ${r.numpyError}); install it: ${INSTALL_HINT}`;
+    else if (++stage && !p.msgpack) p.problem = `the torch engine needs msgpack in ${python} (import msgpack: ${r.msgpackError}); install it: ${INSTALL_HINT}`;
+    else if (++stage && opts.device === 'cuda' && !p.cudaAvailable) p.problem = `--device cuda: torch ${p.torch} in ${python} ${p.cudaBuilt ? 'sees no CUDA device' : 'was built without CUDA'}; use --device cpu or auto`;
     if (!p.problem) return p;
-    first ??= p;
+    if (!best || stage > best.stage) best = { probe: p, stage };
   }
-  return first ?? {
+  return best?.probe ?? {
     python: candidates[0], pythonVersion: '', torch: null, cudaAvailable: false, cudaBuilt: null, gpus: [], msgpack: null, numpy: null,
     problem: `the torch engine needs Python 3, and none was found (tried ${candidates.join(', ')}); install it: ${INSTALL_HINT}, or point --python at one`,
   };

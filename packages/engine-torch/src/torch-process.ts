@@ -113,6 +113,21 @@ export class TorchProcess extends EventEmitter {
     return flushed ? Promise.resolve() : new Promise((resolve) => stdin.once('drain', () => resolve()));
   }
 
+  /**
+   * Whether the child keeps Node's event loop alive: only while a request waits for its reply, so
+   * that an idle engine never holds a finished command open (the child exits when our pipes close).
+   */
+  hold(on: boolean): void {
+    const child = this.child;
+    if (!child || this.exited) return;
+    for (const s of [child.stdin, child.stdout, child.stderr] as unknown as ({ ref?: () => void; unref?: () => void } | null)[]) {
+      if (on) s?.ref?.();
+      else s?.unref?.();
+    }
+    if (on) child.ref();
+    else child.unref();
+  }
+
   /** SIGKILL, as a crash would (tests) or for a stuck child. */
   kill(): void {
     if (!this.exited) this.child?.kill('SIGKILL');

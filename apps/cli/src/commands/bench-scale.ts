@@ -11,14 +11,14 @@ import { selectNodeBackend } from '@splitlora/backend/node';
 import { configFromHf } from '@splitlora/model';
 import { WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
 import { RANDOM_NANO_ID, resolveModel } from '../model-source';
-import { intAtLeast, positiveNumber } from '../options';
+import { addEngineOptions, intAtLeast, positiveNumber, type EngineFlags } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar, type Progress } from '../progress';
 import { commandLine } from '../sim/flags';
 import { runScaleSetup } from '../sim/scale';
 import { medianRows, ratiosTo, scaleMarkdown, scaleText, setupName, summarizeSetup, type ScaleResult, type SetupMeasurement } from '../sim/scale-report';
 
-interface ScaleFlags {
+interface ScaleFlags extends EngineFlags {
   model: string;
   volunteers: number;
   steps: number;
@@ -43,7 +43,7 @@ function nodeCounts(value: string): number[] {
 }
 
 export function benchScaleCommand(): Command {
-  return new Command('bench-scale')
+  return addEngineOptions(new Command('bench-scale'), 'tfjs')
     .description('one serve (no Redis) vs a coordinator with 1 and 2 node processes over a real redis-server, every process single-threaded wasm: server tokens/s, round and step times, Redis bytes per round per volunteer, coordinator CPU per round, ratios vs the single serve; writes report.md and scale.json')
     .option('--model <dir|id>', `model directory, or ${RANDOM_NANO_ID} (e.g. a random GPT-2 S from "init-model --preset gpt2 --dtype F16")`, RANDOM_NANO_ID)
     .option('--volunteers <n>', 'Node volunteers (in this process), spread round-robin over the nodes', intAtLeast(1), 4)
@@ -69,7 +69,8 @@ export function benchScaleCommand(): Command {
       if (o.seqLen > config.nPositions) throw new CliError(`--seq-len ${o.seqLen} exceeds the model's ${config.nPositions} positions`);
       await selectNodeBackend('wasm', log); // the volunteers, like every process, compute single-threaded
       const startedAt = new Date().toISOString();
-      const opts = { modelDir: dir, volunteers: o.volunteers, steps: o.steps, rounds: o.rounds, batch: o.batch, seqLen: o.seqLen, cut: o.cut ?? 0, wire: o.wire, seed: o.seed, setups: o.nodes, stallMs: o.stallS * 1000 };
+      const engineArgs = ['--engine', o.engine, '--device', o.device, ...(o.threads ? ['--threads', String(o.threads)] : []), ...(o.python ? ['--python', o.python] : [])];
+      const opts = { modelDir: dir, engineArgs, volunteers: o.volunteers, steps: o.steps, rounds: o.rounds, batch: o.batch, seqLen: o.seqLen, cut: o.cut ?? 0, wire: o.wire, seed: o.seed, setups: o.nodes, stallMs: o.stallS * 1000 };
       const measurements: SetupMeasurement[] = [];
       let cut = o.cut ?? 0;
       for (const nodes of Array.from({ length: o.repeat }, () => o.nodes).flat()) {

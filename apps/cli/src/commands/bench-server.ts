@@ -7,19 +7,19 @@ import { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { PROTOCOL_VERSION, encodeTensor, msgpackParser, type Message } from '@splitlora/protocol';
-import { buildApp, type WorkerMemory } from '@splitlora/server';
+import { TorchCompute, buildApp, type WorkerMemory } from '@splitlora/server';
 import { io as connect } from 'socket.io-client';
 import { resolveModel } from '../model-source';
-import { backendOption, intAtLeast } from '../options';
+import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
 import { log, printResult } from '../output';
 
-interface Flags { model?: string; cut?: number; batch: number; seqLen: number; steps: number; clients: number; backend: string; evaluate: number }
+interface Flags extends EngineFlags { model?: string; cut?: number; batch: number; seqLen: number; steps: number; clients: number; backend: string; evaluate: number }
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 const mb = (b: number | null) => (b === null ? null : Math.round(b / 2 ** 20));
 
 export function benchServerCommand(): Command {
-  return new Command('bench-server')
+  return addEngineOptions(new Command('bench-server'))
     .description('the server at real size through its compute worker: start-up, memory, ms per step and health latency under load')
     .option('--model <dir|hub id>', 'model directory (e.g. from init-model --preset gpt2-medium)')
     .option('--cut <k>', 'client blocks (default: a quarter of the blocks)', intAtLeast(1))
@@ -30,12 +30,13 @@ export function benchServerCommand(): Command {
     .option('--evaluate <n>', 'also run a held-out evaluation of n examples after the steps (0: none)', intAtLeast(0), 0)
     .addOption(backendOption())
     .action(async (o: Flags) => {
+      const engine = await engineFromFlags(o, log);
       const dir = await resolveModel(o.model, { log });
       let t = performance.now();
       const { config, weights } = await loadGpt2Dir(dir);
       const loadS = (performance.now() - t) / 1000;
       const token = randomBytes(8).toString('hex');
-      const { app, manager, evaluations } = await buildApp({ model: { id: 'bench', config, weights }, token, backend: o.backend, maxBatch: o.batch, maxSeqLen: o.seqLen, heartbeat: { pingInterval: 25_000, pingTimeout: 600_000 } });
+      const { app, manager, evaluations } = await buildApp({ model: { id: 'bench', config, weights }, token, backend: o.backend, engine, maxBatch: o.batch, maxSeqLen: o.seqLen, heartbeat: { pingInterval: 25_000, pingTimeout: 600_000 } });
       await app.listen({ port: 0, host: '127.0.0.1' });
       const addr = app.server.address();
       const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -57,6 +58,7 @@ export function benchServerCommand(): Command {
         const run = await manager.create({ batch: o.batch, seqLen: o.seqLen, cut: o.cut ?? 0, interval: o.steps, rounds: 1, minClients: o.clients, wire: 'f16' });
         const createS = (performance.now() - t) / 1000;
         const memOpen = await manager.compute.request<WorkerMemory>({ op: 'memory' });
+        const torchInfo = manager.compute instanceof TorchCompute ? manager.compute.info : null;
         log(`bench-server: ${config.nLayer} layers × d=${config.nEmbd}, cut ${run.opts.cut}, backend ${manager.compute.health.backend}; worker ${workerS.toFixed(1)} s, run ${createS.toFixed(1)} s; worker holds ${mb(memOpen.numBytes)} MB in tensors (wasm heap ${mb(memOpen.wasmHeapBytes)} MB)`);
         const d = config.nEmbd, B = o.batch, T = o.seqLen;
         const stepMs: number[] = [];
@@ -99,10 +101,11 @@ export function benchServerCommand(): Command {
         probing = false;
         await probe;
         const result = {
-          layers: config.nLayer, dModel: config.nEmbd, cut: run.opts.cut, backend: manager.compute.health.backend, batch: B, seqLen: T, clients: o.clients, steps: o.steps,
+          layers: config.nLayer, dModel: config.nEmbd, cut: run.opts.cut, backend: manager.compute.health.backend,
+          engine: manager.compute.engine, device: torchInfo ? torchInfo.deviceName : 'tfjs', threads: torchInfo ? torchInfo.threads : 1, batch: B, seqLen: T, clients: o.clients, steps: o.steps,
           loadSeconds: loadS, workerStartSeconds: workerS, runCreateSeconds: createS, wallSeconds: wallS,
           tokensPerSec: (o.clients * o.steps * B * T) / wallS, medianStepMs: quantile(stepMs, 0.5),
-          workerTensorMB: mb(memSteps.numBytes), workerTensorMBAtOpen: mb(memOpen.numBytes), wasmHeapMB: mb(memSteps.wasmHeapBytes),
+          workerTensorMB: mb(memSteps.numBytes), workerTensorMBAtOpen: mb(memOpen.numBytes), wasmHeapMB: mb(memSteps.wasmHeapBytes), rssMB: mb(memSteps.rssBytes ?? null), cudaPeakMB: mb(memSteps.cudaPeakBytes ?? null),
           healthMs: { n: health.length, p50: quantile(health, 0.5), p99: quantile(health, 0.99), max: Math.max(...health) },
           evaluation,
         };

@@ -7,16 +7,16 @@ import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { readDataFile } from '@splitlora/data/node';
 import { DECODE_BATCH, disposeWeights, toWeights } from '@splitlora/model';
-import { intAtLeast, positiveNumber } from '../options';
+import { engineFromFlags, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
 import { runBench } from '../sim/bench';
-import { addRunOptions, commandLine, loadSimModel, simData, trainSettings, type RunFlags } from '../sim/flags';
+import { addRunAndEngineOptions, commandLine, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../sim/flags';
 import { DEFAULT_LATENCY, latencyParams } from '../sim/latency';
 import { LATENCY_ASSUMPTIONS, jsonByMethod, writeBenchReport } from '../sim/report';
 import { METHODS, type Method } from '../sim/types';
 
-interface BenchFlags extends RunFlags {
+interface BenchFlags extends RunEngineFlags {
   methods: string;
   out?: string;
   clientTflops: number;
@@ -74,7 +74,7 @@ const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+
 
 export function benchCommand(): Command {
   const cmd = new Command('bench').description('CenLoRA, SplitLoRA and FedLoRA on the same data and settings: held-out curves, client cost, modelled and measured time, time to a target perplexity; writes a report folder');
-  addRunOptions(cmd)
+  addRunAndEngineOptions(cmd)
     .option('--methods <list>', 'methods to run, comma-separated', METHODS.join(','))
     .option('--out <dir>', 'run folder (default ./bench-runs/<timestamp>)')
     .option('--client-tflops <x>', 'latency model: sustained client FLOP rate, TFLOP/s', positiveNumber, DEFAULT_LATENCY.clientTflops)
@@ -116,7 +116,7 @@ export function benchCommand(): Command {
       const startedAt = new Date().toISOString();
       try {
         const result = await runBench(model, weights, s, data, {
-          methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000, evalLimit: o.evalLimit,
+          engine: methods.includes('split') ? await engineFromFlags(o, log) : undefined, methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000, evalLimit: o.evalLimit,
           e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams, batchSize: o.e2eBatch, test: e2eTest } : null,
         }, {
           log,

@@ -5,10 +5,10 @@ import { parseNodeUrls } from '@splitlora/client';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { ClusterNode } from '@splitlora/server';
 import { resolveModel, DEFAULT_MODEL_ID } from '../model-source';
-import { backendOption, intAtLeast } from '../options';
+import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
 import { CliError, log } from '../output';
 
-interface NodeFlags {
+interface NodeFlags extends EngineFlags {
   redis?: string;
   port: number;
   host: string;
@@ -21,7 +21,7 @@ interface NodeFlags {
 }
 
 export function nodeCommand(): Command {
-  return new Command('node')
+  return addEngineOptions(new Command('node'))
     .description('a cluster node: accepts volunteer sockets and trains a replica of the server part for them; the coordinator is "serve --redis"')
     .option('--redis <url>', 'the Redis the coordinator uses (redis://HOST:PORT); required')
     .option('--port <n>', 'port for volunteer sockets', intAtLeast(0), 8081)
@@ -35,10 +35,11 @@ export function nodeCommand(): Command {
     .action(async (o: NodeFlags) => {
       if (!o.redis) throw new CliError('node needs --redis redis://HOST:PORT (the coordinator\'s, from "splitlora serve --redis")');
       const publicUrl = o.publicUrl === undefined ? undefined : onePublicUrl(o.publicUrl);
+      const engine = await engineFromFlags(o, log);
       const dir = await resolveModel(o.model, { log });
       const { config, weights } = await loadGpt2Dir(dir);
       const node = await ClusterNode.start({
-        redis: o.redis, port: o.port, host: o.host, model: { id: o.model ?? DEFAULT_MODEL_ID, config, weights }, backend: o.backend, id: o.id, publicUrl,
+        redis: o.redis, port: o.port, host: o.host, model: { id: o.model ?? DEFAULT_MODEL_ID, config, weights }, backend: o.backend, engine, id: o.id, publicUrl,
         maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen, log: (m) => log(m),
       });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void node.close().finally(() => process.exit(0)));

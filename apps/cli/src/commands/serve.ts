@@ -5,10 +5,10 @@ import { Command } from 'commander';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { serve } from '@splitlora/server';
 import { resolveModel, DEFAULT_MODEL_ID } from '../model-source';
-import { backendOption, intAtLeast } from '../options';
+import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
 import { CliError, log } from '../output';
 
-interface ServeFlags {
+interface ServeFlags extends EngineFlags {
   port: number;
   host: string;
   model?: string;
@@ -26,7 +26,7 @@ interface ServeFlags {
 export const DEMO_RUN = { name: 'demo', interval: 10, rounds: 1000, minClients: 1, batch: 4, seqLen: 64, clientLr: 2e-3, serverLr: 2e-3, serverWarmup: 20, wire: 'f16' };
 
 export function serveCommand(): Command {
-  return new Command('serve')
+  return addEngineOptions(new Command('serve'))
     .description('start the server: volunteer page, operator API and sockets (prints the URLs and the operator token)')
     .option('--port <n>', 'port to listen on', intAtLeast(0), 8080)
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
@@ -42,6 +42,7 @@ export function serveCommand(): Command {
     .action(async (o: ServeFlags) => {
       // The tfjs backend is chosen inside the compute workers; the main thread only serves.
       const backend = o.backend;
+      const engine = await engineFromFlags(o, log);
       const dir = await resolveModel(o.model, { log });
       const { config, weights } = await loadGpt2Dir(dir);
       let autoRun: Record<string, unknown> | null = o.autoRun ? DEMO_RUN : null;
@@ -53,7 +54,7 @@ export function serveCommand(): Command {
         }
       }
       const id = o.model ?? DEFAULT_MODEL_ID;
-      const { app } = await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen, redis: o.redis });
+      const { app } = await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, engine, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen, redis: o.redis });
       // Ctrl-C / SIGTERM: write what is waiting and close the store; the run resumes at the next start.
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void app.close().finally(() => process.exit(0)));
       await new Promise(() => {}); // serve until killed

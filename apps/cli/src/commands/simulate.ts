@@ -8,12 +8,13 @@ import { disposeWeights, toWeights } from '@splitlora/model';
 import { saveAdapterDir } from '@splitlora/model/node';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
-import { addRunOptions, loadSimModel, simData, trainSettings, type RunFlags } from '../sim/flags';
+import { addRunAndEngineOptions, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../sim/flags';
+import { engineFromFlags } from '../options';
 import { runSimulate } from '../sim/simulate';
 import { ensureWebBuilt } from '../sim/web-build';
 import { formatTable } from '../table';
 
-interface SimulateFlags extends RunFlags {
+interface SimulateFlags extends RunEngineFlags {
   browser?: boolean;
   inProcess?: boolean;
   chromium?: string;
@@ -23,7 +24,7 @@ interface SimulateFlags extends RunFlags {
 
 export function simulateCommand(): Command {
   const cmd = new Command('simulate').description('run SplitLoRA with N simulated clients: Node volunteers over loopback sockets (--in-process) or headless Chromium tabs (--browser)');
-  addRunOptions(cmd)
+  addRunAndEngineOptions(cmd)
     .option('--in-process', 'clients are Node volunteers in this process, over loopback sockets (default)')
     .option('--browser', 'clients are headless Chromium tabs running the volunteer page (needs a system Chromium; builds dist/web first when it is missing or stale)')
     .option('--chromium <path>', 'Chromium binary for --browser (default $CHROMIUM_PATH or /usr/bin/chromium)')
@@ -33,6 +34,7 @@ export function simulateCommand(): Command {
     .action(async (o: SimulateFlags) => {
       if (o.browser && o.inProcess) throw new CliError('choose one of --browser and --in-process');
       const backend = await selectNodeBackend(o.backend, log);
+      const engine = await engineFromFlags(o, log);
       const model = await loadSimModel(o.model);
       const s = trainSettings(o, model);
       const data = await simData(o);
@@ -42,10 +44,10 @@ export function simulateCommand(): Command {
       const bar = progressBar(s.clients * s.steps, 'simulate [{bar}] {value}/{total} steps | loss {loss} | ETA {eta_formatted}');
       try {
         const { result, run } = await runSimulate(model, weights, s, data, {
-          mode: o.browser ? 'browser' : 'in-process',
+          mode: o.browser ? 'browser' : 'in-process', engine,
           browser: { log, chromiumPath: o.chromium, backends: o.browserBackend ? data.shards.map(() => o.browserBackend) : undefined },
         }, { onStep: (done, _t, loss) => bar.update(done, { loss: Number.isFinite(loss) ? loss.toFixed(3) : '–' }) }).finally(() => bar.stop());
-        log(`simulate: backend ${backend} (server); clients on ${result.backends.join(', ')}`);
+        log(`simulate: server on ${engine.engine === "torch" ? "the torch engine" : `tfjs ${backend}`}; clients on ${result.backends.join(', ')}`);
         if (o.out) {
           await saveAdapterDir(o.out, run.checkpoints[run.checkpoints.length - 1].adapter, s.lora, { baseModel: model.id });
           log(`simulate: final adapter written to ${o.out} (adapter_config.json + adapter_model.safetensors)`);

@@ -1,6 +1,7 @@
 // `splitlora bench`: CenLoRA, SplitLoRA and FedLoRA on the same data, partition, seeds and
 // hyper-parameters; held-out curves, client costs, modelled and measured time, time to a target
 // perplexity and the ratios between methods.
+import type { ResolvedEngine } from '@splitlora/server';
 import type { E2EScores } from '@splitlora/metrics';
 import type { Weights } from '@splitlora/model';
 import { runCen } from './cen';
@@ -81,6 +82,8 @@ export interface BenchOptions {
   targetPerplexity?: number;
   e2e: E2EOptions | null;
   stallMs?: number;
+  /** SplitLoRA's server engine (default tfjs). */
+  engine?: ResolvedEngine;
   /** Score checkpoints on the first this many held-out examples (default: all). */
   evalLimit?: number;
 }
@@ -91,10 +94,10 @@ export interface BenchHooks {
   log?: (message: string) => void;
 }
 
-async function train(method: Method, model: SimModel, weights: Weights, s: TrainSettings, data: SimData, hooks: RunHooks, stallMs?: number): Promise<MethodRun> {
+async function train(method: Method, model: SimModel, weights: Weights, s: TrainSettings, data: SimData, hooks: RunHooks, stallMs?: number, engine?: ResolvedEngine): Promise<MethodRun> {
   if (method === 'cen') return runCen(model, weights, s, data, hooks);
   if (method === 'fed') return runFed(model, weights, s, data, hooks);
-  return runSplitInProcess(model, s, data, hooks, { stallMs });
+  return runSplitInProcess(model, s, data, hooks, { stallMs, engine });
 }
 
 function work(method: Method, model: SimModel, s: TrainSettings, T: number): MethodWork {
@@ -134,7 +137,7 @@ export async function runBench(model: SimModel, weights: Weights, s: TrainSettin
     const name = METHOD_NAMES[method];
     let t0 = performance.now();
     const bar = hooks.phase?.(`${name} train`, s.clients * s.steps);
-    const run = await train(method, model, weights, s, data, { onStep: (d, _t, loss) => bar?.update(d, loss) }, o.stallMs).finally(() => bar?.stop());
+    const run = await train(method, model, weights, s, data, { onStep: (d, _t, loss) => bar?.update(d, loss) }, o.stallMs, o.engine).finally(() => bar?.stop());
     const phaseSeconds: PhaseSeconds = { train: seconds(t0), heldout: 0, e2e: 0, memory: 0 };
     const shape = method === 'cen' ? `${run.stepsPerClient} steps on the pooled data` : `${run.clients} clients × ${run.stepsPerClient} steps`;
     log(`${name}: ${shape} in ${run.wallSeconds.toFixed(1)} s, training loss ${mean(run.losses.map((l) => l[0])).toFixed(3)} → ${mean(run.losses.map((l) => l[l.length - 1])).toFixed(3)}`);

@@ -8,7 +8,7 @@ import { loadGpt2Dir } from '@splitlora/model/node';
 import { WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
 import { DATA_FORMATS } from '../commands/score';
 import { DEFAULT_MODEL_ID, resolveModel } from '../model-source';
-import { backendOption, intAtLeast, positiveNumber } from '../options';
+import { addEngineOptions, backendOption, intAtLeast, positiveNumber, type EngineFlags } from '../options';
 import { CliError, log } from '../output';
 import { loadSimData } from './data';
 import type { SimData, SimModel, TrainSettings } from './types';
@@ -42,6 +42,8 @@ export interface RunFlags {
   backend: string;
   json?: boolean;
 }
+
+export type RunEngineFlags = RunFlags & EngineFlags;
 
 function fraction(value: string): number {
   const n = Number(value);
@@ -94,6 +96,11 @@ export function addRunOptions(cmd: Command): Command {
     .option('--eval-every <rounds>', 'held-out checkpoints every this many aggregation rounds (default: about 20 checkpoints)', intAtLeast(1))
     .addOption(backendOption())
     .option('--json', 'print one JSON object as the last stdout line');
+}
+
+/** The run options plus the server's engine; the lab's default is tfjs, so every method of a comparison computes on one engine. */
+export function addRunAndEngineOptions(cmd: Command): Command {
+  return addEngineOptions(addRunOptions(cmd), 'tfjs');
 }
 
 /** The model as a SimModel (the offline default without --model). */

@@ -28,6 +28,8 @@ const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export interface ScaleOptions {
   /** A model directory (config.json + model.safetensors), given to every process. */
   modelDir: string;
+  /** Engine flags for every spawned serve/node process (default: --engine tfjs). */
+  engineArgs?: string[];
   volunteers: number;
   /** Local steps per volunteer; rounds × interval. */
   steps: number;
@@ -157,12 +159,12 @@ export async function runScaleSetup(nodes: number, o: ScaleOptions, hooks: Scale
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     log(`bench-scale ${name}: starting ${nodes === 0 ? 'one serve' : `redis-server, the coordinator and ${nodes} node${nodes > 1 ? 's' : ''}`} on ${o.modelDir}`);
-    coordinator = CliProcess.spawn(nodes === 0 ? 'serve' : 'coordinator', ['serve', '--port', String(port), '--model', o.modelDir, '--backend', 'wasm', '--token', token, '--data-dir', dataDir, '--no-auto-run', ...limits, ...(redis ? ['--redis', redis.url] : [])]);
+    coordinator = CliProcess.spawn(nodes === 0 ? 'serve' : 'coordinator', ['serve', '--port', String(port), '--model', o.modelDir, '--backend', 'wasm', ...(o.engineArgs ?? ['--engine', 'tfjs']), '--token', token, '--data-dir', dataDir, '--no-auto-run', ...limits, ...(redis ? ['--redis', redis.url] : [])]);
     const nodeUrls: string[] = [];
     for (let i = 0; i < nodes; i++) {
       const p = await freePort();
       nodeUrls.push(`http://127.0.0.1:${p}`);
-      nodeProcs.push(CliProcess.spawn(`node-${i}`, ['node', '--redis', redis!.url, '--port', String(p), '--model', o.modelDir, '--backend', 'wasm', '--id', `node-${i}`, ...limits]));
+      nodeProcs.push(CliProcess.spawn(`node-${i}`, ['node', '--redis', redis!.url, '--port', String(p), '--model', o.modelDir, '--backend', 'wasm', ...(o.engineArgs ?? ['--engine', 'tfjs']), '--id', `node-${i}`, ...limits]));
     }
     const startTimeout = 300_000; // GPT-2 S: each process loads 249 MB and starts a wasm worker on a shared CPU
     await Promise.all([

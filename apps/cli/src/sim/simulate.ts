@@ -1,5 +1,6 @@
 // `splitlora simulate`: one SplitLoRA run with N clients, in this process (Node volunteers over
 // loopback sockets) or in headless Chromium tabs, summarised as one JSON object.
+import type { ResolvedEngine } from '@splitlora/server';
 import type { Weights } from '@splitlora/model';
 import { heldoutCurve } from './evaluate';
 import { runSplitBrowser, type BrowserOptions } from './split-browser';
@@ -40,12 +41,13 @@ export interface SimulateOptions {
   mode: 'in-process' | 'browser';
   browser?: BrowserOptions;
   stallMs?: number;
+  engine?: ResolvedEngine;
 }
 
 export async function runSimulate(model: SimModel, weights: Weights, s: TrainSettings, data: SimData, opts: SimulateOptions, hooks: RunHooks = {}): Promise<{ result: SimulateResult; run: MethodRun }> {
   const run = opts.mode === 'browser'
-    ? await runSplitBrowser(model, s, data, hooks, { ...opts.browser, stallMs: opts.stallMs })
-    : await runSplitInProcess(model, s, data, hooks, { stallMs: opts.stallMs });
+    ? await runSplitBrowser(model, s, data, hooks, { ...opts.browser, stallMs: opts.stallMs, engine: opts.engine })
+    : await runSplitInProcess(model, s, data, hooks, { stallMs: opts.stallMs, engine: opts.engine });
   const last = run.checkpoints[run.checkpoints.length - 1];
   const [point] = await heldoutCurve(model, weights, s, data.heldout, [last]);
   return { result: summarise(run, point.heldoutLoss), run };

@@ -2,6 +2,7 @@
 // headless Chromium tabs (Playwright, the system Chromium, WebGPU enabled where it exists). Each
 // tab gets its shard the way a volunteer does, as a local file picked in the page (setInputFiles):
 // the text stays in the tab and never reaches the server. Bytes are the tab's WebSocket frames.
+import type { ResolvedEngine } from '@splitlora/server';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -16,6 +17,8 @@ import { wsFrameBytes } from './wire-meter';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-webgpu'];
 
 export interface BrowserOptions {
+  /** The server's compute engine (default tfjs). */
+  engine?: ResolvedEngine;
   /** Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium). Playwright never downloads one. */
   chromiumPath?: string;
   /** The built web app (default dist/web, built first when missing or older than the sources). */
@@ -55,7 +58,7 @@ export async function runSplitBrowser(model: SimModel, s: TrainSettings, data: S
   if (!existsSync(join(webDir, 'index.html'))) throw new Error(`browser mode serves the volunteer page from ${webDir}, which is not built: run "npm run build:web" first`);
   const chromiumPath = opts.chromiumPath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: install it (apt-get install chromium) or pass --chromium PATH`);
-  const server = await startSplitServer(model, s, { webDir });
+  const server = await startSplitServer(model, s, { webDir, engine: opts.engine });
   const errors: string[] = [];
   let browser: Browser | null = null;
   try {

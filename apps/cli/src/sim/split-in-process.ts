@@ -1,6 +1,7 @@
 // SplitLoRA in one process: the real server on loopback and N volunteers running the real client
 // loop (packages/client) over socket.io-client with the msgpack parser. The same protocol as
 // browser tabs, without browsers.
+import type { ResolvedEngine } from '@splitlora/server';
 import * as tf from '@tensorflow/tfjs';
 import { Volunteer, downloadClientModel, noiseKeyFromSeed } from '@splitlora/client';
 import { mixSeed } from '@splitlora/data';
@@ -18,10 +19,12 @@ const NOISE_SEED_SALT = 0x6e6f6973;
 export interface InProcessOptions {
   /** Fail when no step happens for this long (default 5 minutes). */
   stallMs?: number;
+  /** The server's compute engine (default tfjs). */
+  engine?: ResolvedEngine;
 }
 
 export async function runSplitInProcess(model: SimModel, s: TrainSettings, data: SimData, hooks: RunHooks = {}, opts: InProcessOptions = {}): Promise<MethodRun> {
-  const server = await startSplitServer(model, s);
+  const server = await startSplitServer(model, s, { engine: opts.engine });
   const backend = tf.getBackend();
   const losses: number[][] = data.shards.map(() => []);
   const errors: string[] = [];

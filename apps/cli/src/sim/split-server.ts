@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import type { TensorRecord } from '@splitlora/model';
 import { initLora } from '@splitlora/model';
-import { buildApp, type Run, type RunMetric } from '@splitlora/server';
+import { buildApp, type Run, type RunMetric , type ResolvedEngine } from '@splitlora/server';
 import type { Checkpoint, SimModel, TrainSettings } from './types';
 
 /** Run settings (apps/server/src/settings.ts) for these training settings. */
@@ -47,9 +47,9 @@ export interface SplitServer {
   close(): Promise<void>;
 }
 
-export async function startSplitServer(model: SimModel, s: TrainSettings, opts: { webDir?: string; backend?: string } = {}): Promise<SplitServer> {
+export async function startSplitServer(model: SimModel, s: TrainSettings, opts: { webDir?: string; backend?: string; engine?: ResolvedEngine } = {}): Promise<SplitServer> {
   if (s.steps % s.interval !== 0) throw new Error(`--steps ${s.steps} must be a multiple of --interval ${s.interval}`);
-  const { app, manager } = await buildApp({ model, token: randomBytes(12).toString('hex'), webDir: opts.webDir, maxBatch: s.batch, maxSeqLen: s.seqLen, backend: opts.backend ?? tf.getBackend() });
+  const { app, manager } = await buildApp({ model, token: randomBytes(12).toString('hex'), webDir: opts.webDir, maxBatch: s.batch, maxSeqLen: s.seqLen, backend: opts.backend ?? tf.getBackend(), engine: opts.engine });
   await app.listen({ port: 0, host: '127.0.0.1' }); // loopback is a secure context: browser tabs get navigator.gpu
   const addr = app.server.address();
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

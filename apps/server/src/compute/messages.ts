@@ -39,6 +39,9 @@ export interface WorkerMemory {
   numTensors: number;
   numBytes: number;
   wasmHeapBytes: number | null;
+  /** torch engine: the child's resident memory, and CUDA's peak allocation on a GPU. */
+  rssBytes?: number | null;
+  cudaPeakBytes?: number | null;
 }
 
 export type ComputeRequest =

@@ -61,6 +61,7 @@ export class TorchCompute extends EventEmitter implements ComputeService {
           this.info = info;
           this.health.status = 'ready';
           this.health.backend = `${info.backend} (${info.device === 'cuda' ? info.deviceName : `${info.threads} threads`}, torch ${info.torch})`;
+          proc.hold(this.inFlight.size > 0);
           resolve();
         } else if (m.kind === 'start-failed') {
           reject(new Error(`the torch engine could not start: ${m.error}`));
@@ -96,13 +97,17 @@ export class TorchCompute extends EventEmitter implements ComputeService {
     const proc = this.proc;
     if (!proc || this.health.status !== 'ready') return Promise.reject(new ComputeUnavailable(`the torch engine is ${this.health.status}`));
     const id = this.nextId++;
+    const settle = () => {
+      if (this.inFlight.size === 0) proc.hold(false);
+    };
     return new Promise<T>((resolve, reject) => {
       this.inFlight.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      proc.hold(true);
       proc.send({ id, req }).catch((e) => {
         this.inFlight.delete(id);
         reject(new ComputeUnavailable(`the torch engine did not take the request: ${(e as Error).message}`));
       });
-    });
+    }).finally(settle);
   }
 
   async request<T>(req: ComputeRequest): Promise<T> {

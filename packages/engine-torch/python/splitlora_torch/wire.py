@@ -19,6 +19,8 @@ TORCH_TO_CODE = {torch.float32: 7, torch.int32: 5, torch.uint8: 1, torch.float64
 
 
 def _ext_hook(code, data):
+    if code == 0:  # msgpackr writes JavaScript's undefined as fixext 1 of type 0
+        return None
     if code != EXT_TYPED_ARRAY:
         return msgpack.ExtType(code, data)
     return np.frombuffer(data, dtype=CODE_TO_DTYPE[data[0]], offset=1).copy()
