@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { attackCommand } from './commands/attack';
 import { benchCommand } from './commands/bench';
 import { benchBrowserCommand } from './commands/bench-browser';
+import { benchEnginesCommand } from './commands/bench-engines';
 import { benchPrivacyCommand } from './commands/bench-privacy';
 import { benchScaleCommand } from './commands/bench-scale';
 import { benchGpuCommand } from './commands/bench-gpu';
@@ -35,6 +36,7 @@ export function createProgram(): Command {
     .addCommand(benchModelCommand())
     .addCommand(benchSplitCommand())
     .addCommand(benchServerCommand())
+    .addCommand(benchEnginesCommand())
     .addCommand(benchBrowserCommand())
     .addCommand(benchGpuCommand())
     .addCommand(metricsCommand())
