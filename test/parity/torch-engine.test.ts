@@ -1,9 +1,12 @@
 // The torch engine against the tfjs engine (wasm) on a tiny model: the same requests give the same
 // losses, cut gradients, LoRA gradients (AdamW's first moment after one step is 0.1·g) and AdamW
 // moments after 3 steps, within 1e-5 relative, for SplitLoRA and U-shaped steps with seeded
-// dropout on; a snapshot taken on one engine continues on the other.
+// dropout on; a snapshot taken on one engine continues on the other; the held-out NLL of an
+// evaluation job is the same within 1e-4.
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { initGpt2Weights, toWeights, type GPT2Config, type LoraTarget } from '@splitlora/model';
+import { initGpt2Weights, initLora, toWeights, type GPT2Config, type LoraTarget } from '@splitlora/model';
+import { runEvaluationJob } from '../../apps/server/src/compute/evaluate-job';
+import { torchProbe } from '../support/torch';
 import { LocalServerCompute, WorkerServerCompute, type ServerCompute, type ServerPartSpec, type ServerSnapshot, type StepRequest, type TorchCompute } from '@splitlora/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordErr, relErr, startTorch, torchMissing } from '../support/torch';
@@ -122,5 +125,24 @@ describe.skipIf(torchMissing)('torch engine = tfjs engine (wasm)', () => {
     const again = await splitSteps(th, 2);
     expect(relErr(again[1].replies[0].grad.data, b[1].replies[0].grad.data)).toBeLessThan(TOL);
     for (const x of [th, thFromTf, tf, tfFromTh]) await x.dispose();
+  });
+
+  it('held-out NLL of an evaluation job equals the tfjs engine\'s within 1e-4', async () => {
+    // The real vocabulary: the held-out set is BPE-encoded text.
+    const big: GPT2Config = { ...cfg, vocabSize: 50257, nPositions: 128 };
+    const host = initGpt2Weights(big, 4);
+    const lora = { r: 2, alpha: 4, dropout: 0.1, targets: ['q', 'v'] as LoraTarget[] };
+    const adapter = initLora(big, lora, 0, big.nLayer, 5);
+    for (const [k, t] of Object.entries(adapter)) if (k.endsWith('lora_B')) t.data = t.data.map((_, j) => Math.sin(j) * 3);
+    const job = { syntheticSeed: 11, limit: 24, e2eMrs: 0, lora, adapter };
+    const w = toWeights(host);
+    const onTfjs = await runEvaluationJob(big, w, job, () => {});
+    const onTorch = await runEvaluationJob(big, w, { ...job, torch: { python: torchProbe.python, device: 'cpu', threads: 1 } }, () => {}, host);
+    expect(onTorch.tokens).toBe(onTfjs.tokens);
+    expect(Number(onTfjs.meanNll)).toBeGreaterThan(5);
+    expect(Math.abs(Number(onTorch.meanNll) - Number(onTfjs.meanNll)) / Number(onTfjs.meanNll)).toBeLessThan(1e-4);
+    // The adapter is used: without it the NLL moves.
+    const bare = await runEvaluationJob(big, w, { ...job, adapter: initLora(big, lora, 0, big.nLayer, 5), torch: { python: torchProbe.python, device: 'cpu', threads: 1 } }, () => {}, host);
+    expect(Math.abs(Number(bare.meanNll) - Number(onTorch.meanNll))).toBeGreaterThan(1e-3);
   });
 });

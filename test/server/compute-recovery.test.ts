@@ -4,7 +4,8 @@
 // in round 3. Each time the run pauses, the worker restarts, the server part is rebuilt from the
 // last aggregation, the volunteer is rewound to its state of that aggregation, and the round is
 // redone. B must end where A ended, and health must show the interruptions. Both engines: the
-// tfjs worker thread, and the torch engine's child process (SIGKILLed mid-step, then a fatal error).
+// tfjs worker thread, and the torch engine's child process (SIGKILLed mid-step, then a fatal error);
+// and tfjs with each step spread over 2 worker threads (ComputePool: one worker's death fails all).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,21 +22,26 @@ const examples = encodeExamples(syntheticE2E({ n: 10, seed: 12 }));
 const settings = { interval: 2, rounds: 4, minClients: 1, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 2, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0.1, targets: ['q', 'v'] } };
 const LAST = settings.rounds - 1;
 
-async function start(dataDir: string, engine: 'tfjs' | 'torch') {
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, backend: 'wasm', engine: engineOption(engine), computeFaults: true });
+type Case = 'tfjs' | 'torch' | 'tfjs, 2 workers';
+const CASES: Case[] = [...ENGINES, 'tfjs, 2 workers'];
+
+async function start(dataDir: string, c: Case) {
+  const engine = c === 'tfjs, 2 workers' ? { engine: 'tfjs' as const, workers: 2, why: 'test' } : engineOption(c);
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config: TINY, weights }, token: TOKEN, dataDir, backend: 'wasm', engine, computeFaults: true });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
 }
 
-describe.each(ENGINES)('compute failure (%s engine)', (engineName) => {
+describe.each(CASES)('compute failure (%s engine)', (c) => {
+  const engineName = c === 'torch' ? 'torch' : 'tfjs';
   const dirs = [mkdtempSync(join(tmpdir(), 'splitlora-compute-a-')), mkdtempSync(join(tmpdir(), 'splitlora-compute-b-'))];
   afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
   it('is restarted from the last checkpoint and the run ends as the uninterrupted one', async () => {
-    const endA = await runStraightThrough(await start(dirs[0], engineName), dirs[0], examples, settings); // A
+    const endA = await runStraightThrough(await start(dirs[0], c), dirs[0], examples, settings); // A
 
-    const b = await start(dirs[1], engineName);
+    const b = await start(dirs[1], c);
     expect(b.manager.compute.engine).toBe(engineName);
     const errors: string[] = [];
     // After the first step of round 2 (the volunteer's 5th), the next server step is killed in the

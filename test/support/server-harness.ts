@@ -4,7 +4,7 @@ import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/
 import type { EncodedExample } from '@splitlora/data';
 import { initGpt2Weights, toWeights, type GPT2Config, type TensorRecord } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
-import { buildApp } from '@splitlora/server';
+import { buildApp, type EngineChoice } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
 import { io as connect, type Socket } from 'socket.io-client';
 
@@ -18,9 +18,9 @@ export function tinyWeights(config: GPT2Config = TINY, seed = 1): TensorRecord {
   return w;
 }
 
-export async function startServer(config: GPT2Config = TINY, weights = tinyWeights(config)) {
+export async function startServer(config: GPT2Config = TINY, weights = tinyWeights(config), engine?: EngineChoice) {
   await selectNodeBackend('wasm', () => {});
-  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config, weights }, token: TOKEN, backend: 'wasm' });
+  const { app, manager } = await buildApp({ model: { id: 'test-tiny', config, weights }, token: TOKEN, backend: 'wasm', engine });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

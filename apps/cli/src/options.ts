@@ -39,13 +39,14 @@ export interface EngineFlags {
 
 /**
  * `--engine auto|tfjs|torch` and the torch engine's `--device`, `--threads` and `--python`: every
- * command that runs a server part takes them. tfjs keeps --backend's worker threads.
+ * command that runs a server part takes them. On tfjs, `--threads n` spreads each training step
+ * over n worker threads on --backend (ComputePool; default 1, as one tfjs-wasm thread uses one core).
  */
 export function addEngineOptions(cmd: Command, defaultEngine: EngineSetting = 'auto'): Command {
   return cmd
     .addOption(new Option('--engine <name>', 'server compute engine: torch (PyTorch child process), tfjs (worker thread on --backend), or auto (torch when Python has it)').choices(ENGINE_SETTINGS).default(defaultEngine))
     .addOption(new Option('--device <name>', 'torch engine device (auto: CUDA when torch sees a GPU)').choices(TORCH_DEVICES).default('auto'))
-    .option('--threads <n>', 'torch engine intra-op threads (default: every core)', intAtLeast(1))
+    .option('--threads <n>', 'torch engine: intra-op threads (default: every core); tfjs engine: training worker threads a step is spread over (default 1)', intAtLeast(1))
     .option('--python <path>', 'torch engine interpreter (default: $SPLITLORA_PYTHON, python3, /usr/bin/python3)');
 }
 

@@ -100,7 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     reply.code(status).send({ error: status === 500 ? 'E_INTERNAL' : 'E_BAD_REQUEST', message: status === 500 ? 'the server failed on this request; see its log' : err.message });
   });
 
-  const evaluations = new Evaluations(manager, app.log, { backend, allowFaults: opts.computeFaults });
+  const evaluations = new Evaluations(manager, app.log, { backend, allowFaults: opts.computeFaults, engine });
   registerApi(app, manager, { token: opts.token, backend, evaluations });
 
   // Where volunteer pages may train: the cluster's live nodes that have a public URL (none on a

@@ -3,6 +3,7 @@
 // optionally the five E2E metrics on the first MRs. Each evaluation runs in a worker of its own
 // (compute/evaluate-job.ts), with its own backend memory, started for it and ended after it: it
 // neither blocks the sockets nor can take the training worker down if it fails.
+import type { ResolvedEngine } from './compute/engines';
 import { randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EvaluationInfo } from '@splitlora/protocol';
@@ -31,7 +32,7 @@ export class Evaluations {
   /** The worker of the evaluation under way (tests reach it to break it). */
   worker: ComputeWorker | null = null;
 
-  constructor(private readonly manager: RunManager, private readonly log: FastifyBaseLogger, private readonly compute: { backend: string; allowFaults?: boolean }) {}
+  constructor(private readonly manager: RunManager, private readonly log: FastifyBaseLogger, private readonly compute: { backend: string; allowFaults?: boolean; engine?: ResolvedEngine }) {}
 
   list(runId: string): EvaluationInfo[] {
     return this.byRun.get(runId) ?? [];
@@ -68,7 +69,8 @@ export class Evaluations {
       const settings = live ? live.settings : parseSettings(this.manager.store.getRun(ev.runId)!.settings);
       const { client, server, round } = await this.adapters(ev.runId);
       await worker.start();
-      const job = { file, syntheticSeed: HELDOUT_SEED, limit: req.limit, e2eMrs: req.e2eMrs ?? 0, lora: this.manager.loraOf(settings), adapter: { ...client, ...server } };
+      const torch = this.compute.engine?.engine === 'torch' ? { python: this.compute.engine.python, device: this.compute.engine.device, threads: this.compute.engine.threads } : undefined;
+      const job = { file, syntheticSeed: HELDOUT_SEED, limit: req.limit, e2eMrs: req.e2eMrs ?? 0, lora: this.manager.loraOf(settings), adapter: { ...client, ...server }, ...(torch ? { torch } : {}) };
       const out = await worker.request<EvaluationOutput>({ op: 'evaluate', job }, { onProgress: (done, total) => { ev.progress = done / total; } });
       const result = { round, ...out };
       ev.result = result;

@@ -3,6 +3,9 @@
 import { makeBatch, type EncodedExample } from '@splitlora/data';
 import type { FullModel } from '@splitlora/model';
 
+/** What the held-out loss needs of a model: the tfjs FullModel, or the torch engine's whole model. */
+export type NllModel = Pick<FullModel, 'config' | 'nll'>;
+
 export interface HeldoutOptions {
   /** Examples per forward pass (default 8). Each batch is trimmed to its longest sequence. */
   batch?: number;
@@ -18,7 +21,7 @@ export interface HeldoutResult {
   perplexity: number;
 }
 
-export async function heldoutLoss(model: FullModel, examples: readonly EncodedExample[], opts: HeldoutOptions = {}): Promise<HeldoutResult> {
+export async function heldoutLoss(model: NllModel, examples: readonly EncodedExample[], opts: HeldoutOptions = {}): Promise<HeldoutResult> {
   const { batch = 8, onProgress } = opts;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`heldoutLoss: batch must be an integer >= 1, got ${batch}`);
   let nll = 0;

@@ -369,6 +369,11 @@ export interface StepOptions {
   dropoutSeed: number | null;
   /** Run the head and loss on every row, not just the weighted ones (same result; for tests). */
   allRows?: boolean;
+  /**
+   * Rows [B·T] of the whole step before this batch's first, when this batch is a slice of it (a
+   * step spread over worker threads): the slice then gets exactly the whole step's dropout masks.
+   */
+  dropoutRowOffset?: number;
 }
 
 export interface StepResult {
@@ -404,7 +409,7 @@ export class ServerModel extends SubModel {
       const { value, grads, inputGrad } = this.microBatched(B, T, activeRows(rowWeights).length, (s0, s1) => {
         const rows = headRows(targets.subarray(s0 * T, s1 * T), rowWeights.subarray(s0 * T, s1 * T), opts.allRows ?? false);
         const part = s1 - s0 === B ? acts : tf.slice(acts, [s0, 0, 0], [s1 - s0, T, d]);
-        const objective = this.objective(s1 - s0, T, rows, opts.smoothing, dropout && { ...dropout, rowOffset: s0 * T }, (r) => rowLosses.push(r));
+        const objective = this.objective(s1 - s0, T, rows, opts.smoothing, dropout && { ...dropout, rowOffset: (opts.dropoutRowOffset ?? 0) + s0 * T }, (r) => rowLosses.push(r));
         return this.gradsOf(objective, part);
       });
       return { loss: value as tf.Scalar, gradActs: tf.reshape(inputGrad!, [B, T, d]) as tf.Tensor3D, grads };

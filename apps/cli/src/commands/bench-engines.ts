@@ -15,12 +15,15 @@ import { intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
 import { formatTable } from '../table';
 
-interface Flags { preset: 'gpt2' | 'gpt2-medium' | 'nano' | 'micro' | 'mini'; clients: string; tfjsClients: string; batch: number; seqLen: number; steps: number; threads?: number; python?: string; skipTfjs?: boolean; skipPlain?: boolean }
+interface Flags { preset: 'gpt2' | 'gpt2-medium' | 'nano' | 'micro' | 'mini'; clients: string; oneThreadClients?: string; tfjsClients: string; batch: number; seqLen: number; steps: number; threads?: number; python?: string; skipTfjs?: boolean; skipPlain?: boolean }
 
-interface Row { engine: string; shape: string; clients: number; stepMs: number; tokensPerSec: number; gflops: number }
+interface Row { engine: string; shape: string; clients: number; stepMs: number; tokensPerSec: number; gflops: number; overheadMs: number | null }
 
 const list = (s: string) => s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
 
 /** n clients of B×T random activations, random targets, the loss on the second half of each row. */
 function group(cfg: GPT2Config, n: number, B: number, T: number, step: number): StepRequest[] {
@@ -32,18 +35,24 @@ function group(cfg: GPT2Config, n: number, B: number, T: number, step: number): 
   }));
 }
 
-async function timeSteps(service: ComputeService, spec: ServerPartSpec, n: number, B: number, T: number, steps: number, label: string): Promise<number> {
+/** Median wall time of a step as the server sees it, and the median share spent outside the engine's own compute (transport, packing). */
+async function timeSteps(service: ComputeService, spec: ServerPartSpec, n: number, B: number, T: number, steps: number, label: string): Promise<{ ms: number; overheadMs: number }> {
   const part = await WorkerServerCompute.open(service, `bench-${n}`, spec);
   const times: number[] = [];
+  const overheads: number[] = [];
   for (let s = 0; s <= steps; s++) {
     const g = group(spec.config, n, B, T, s); // fresh: a worker thread takes the buffers it is sent
     const t0 = performance.now();
-    await part.step(g);
-    if (s > 0) times.push(performance.now() - t0); // step 0 warms up (allocations, first-use packing)
-    log(`  ${label} ×${n}: step ${s}/${steps} ${((performance.now() - t0) / 1000).toFixed(2)} s${s === 0 ? ' (warm-up)' : ''}`);
+    const { busyMs } = await part.step(g);
+    const ms = performance.now() - t0;
+    if (s > 0) { // step 0 warms up (allocations, first-use packing)
+      times.push(ms);
+      overheads.push(ms - busyMs);
+    }
+    log(`  ${label} ×${n}: step ${s}/${steps} ${(ms / 1000).toFixed(2)} s (engine busy ${(busyMs / 1000).toFixed(2)} s)${s === 0 ? ' (warm-up)' : ''}`);
   }
   await part.dispose();
-  return median(times);
+  return { ms: median(times), overheadMs: median(overheads) };
 }
 
 function pythonBench(python: string, args: string[]): Promise<{ setups: Record<string, number | string | null>[]; device: string; torch: string; threads: number }> {
@@ -62,10 +71,11 @@ export function benchEnginesCommand(): Command {
     .description('server step speed per compute engine, side by side: tfjs-wasm, torch on 1 thread and every core, and a plain PyTorch loop as the reference')
     .addOption(new Option('--preset <name>', 'model shape (random weights)').choices(['gpt2', 'gpt2-medium', 'nano', 'micro', 'mini']).default('gpt2'))
     .option('--clients <list>', 'batched clients per server step', '1,4,8')
+    .option('--one-thread-clients <list>', 'batched clients for the torch engine on 1 thread (default: --clients)')
     .option('--tfjs-clients <list>', 'batched clients for tfjs-wasm (≈30 s per GPT-2 S client-step on one core)', '1')
     .option('--batch <b>', 'rows per client', intAtLeast(1), 8)
     .option('--seq-len <t>', 'tokens per row', intAtLeast(2), 128)
-    .option('--steps <n>', 'timed steps per setup, after one warm-up step (the median is reported)', intAtLeast(1), 2)
+    .option('--steps <n>', 'timed steps per setup, after one warm-up step (the median is reported)', intAtLeast(1), 3)
     .option('--threads <n>', '"every core" for the torch runs (default: all of this machine\'s)', intAtLeast(1))
     .option('--python <path>', 'interpreter with torch (default: as --engine auto finds it)')
     .option('--skip-tfjs', 'leave tfjs-wasm out')
@@ -84,20 +94,26 @@ export function benchEnginesCommand(): Command {
       const spec: ServerPartSpec = { config: cfg, cut, lora: { r: 4, alpha: 32, dropout: 0.1, targets: ['q', 'v'] }, seed: 1, lr: 2e-4, schedule: { kind: 'linear', warmup: 500, total: 10_000 }, smoothing: 0.1 };
       const flops = (n: number, blocks: number) => trainStepFlops({ ...cfg, nLayer: blocks }, spec.lora, n * B, T, n * B * (T - T / 2)).total;
       const rows: Row[] = [];
-      const add = (engine: string, shape: string, n: number, ms: number, blocks: number) => rows.push({ engine, shape, clients: n, stepMs: ms, tokensPerSec: (n * B * T) / (ms / 1000), gflops: flops(n, blocks) / (ms / 1000) / 1e9 });
+      const add = (engine: string, shape: string, n: number, ms: number, blocks: number, overheadMs: number | null = null) => rows.push({ engine, shape, clients: n, stepMs: ms, overheadMs, tokensPerSec: (n * B * T) / (ms / 1000), gflops: flops(n, blocks) / (ms / 1000) / 1e9 });
       const serverShape = `server part (cut ${cut})`;
 
-      const torchRuns: [string, number][] = [['torch-cpu 1 thread', 1], [`torch-cpu ${all} threads`, all]];
-      for (const [label, threads] of torchRuns) {
+      const torchRuns: [string, number, string][] = [['torch-cpu 1 thread', 1, o.oneThreadClients ?? o.clients], [`torch-cpu ${all} threads`, all, o.clients]];
+      for (const [label, threads, clients] of torchRuns) {
         const engine = new TorchCompute({ python: probe.python, device: 'cpu', threads, config: cfg, weights });
         await engine.start();
-        for (const n of list(o.clients)) add(label, serverShape, n, await timeSteps(engine, spec, n, B, T, o.steps, label), cfg.nLayer - cut);
+        for (const n of list(clients)) {
+          const r = await timeSteps(engine, spec, n, B, T, o.steps, label);
+          add(label, serverShape, n, r.ms, cfg.nLayer - cut, r.overheadMs);
+        }
         await engine.close();
       }
       if (!o.skipTfjs) {
         const worker = new ComputeWorker({ role: 'train', backend: 'wasm', config: cfg, weights });
         await worker.start();
-        for (const n of list(o.tfjsClients)) add('tfjs-wasm (1 worker)', serverShape, n, await timeSteps(worker, spec, n, B, T, o.steps, 'tfjs-wasm'), cfg.nLayer - cut);
+        for (const n of list(o.tfjsClients)) {
+          const r = await timeSteps(worker, spec, n, B, T, o.steps, 'tfjs-wasm');
+          add('tfjs-wasm (1 worker)', serverShape, n, r.ms, cfg.nLayer - cut, r.overheadMs);
+        }
         await worker.close();
       }
       let plain: Awaited<ReturnType<typeof pythonBench>> | null = null;
@@ -119,10 +135,10 @@ export function benchEnginesCommand(): Command {
           clients: n,
           torchEngineOverPlain: torchAll && plainS ? torchAll.stepMs / plainS.stepMs : null,
           tfjsOverTorchEngine: tfjs && torchAll ? tfjs.stepMs / torchAll.stepMs : null,
-          oneThreadOverAll: torchAll ? find('torch-cpu 1 thread', serverShape, n)!.stepMs / torchAll.stepMs : null,
+          oneThreadOverAll: torchAll && find('torch-cpu 1 thread', serverShape, n) ? find('torch-cpu 1 thread', serverShape, n)!.stepMs / torchAll.stepMs : null,
         };
       });
-      process.stderr.write('\n' + formatTable(['engine', 'shape', 'clients', 's/step', 'tokens/s', 'GFLOP/s'], rows.map((r) => [r.engine, r.shape, r.clients, (r.stepMs / 1000).toFixed(2), r.tokensPerSec.toFixed(0), r.gflops.toFixed(1)])) + '\n\n');
+      process.stderr.write('\n' + formatTable(['engine', 'shape', 'clients', 's/step', 'tokens/s', 'GFLOP/s', 'outside compute ms'], rows.map((r) => [r.engine, r.shape, r.clients, (r.stepMs / 1000).toFixed(2), r.tokensPerSec.toFixed(0), r.gflops.toFixed(1), r.overheadMs === null ? '–' : r.overheadMs.toFixed(0)])) + '\n\n');
       process.stderr.write(formatTable(['clients', 'torch engine / plain loop', 'tfjs-wasm / torch engine', 'torch 1 thread / all'], ratios.map((r) => [r.clients, r.torchEngineOverPlain?.toFixed(2) ?? '–', r.tfjsOverTorchEngine?.toFixed(1) ?? '–', r.oneThreadOverAll?.toFixed(2) ?? '–'])) + '\n');
       printResult({ preset: o.preset, cut, batch: B, seqLen: T, cores: availableParallelism(), threads: all, torch: probe.torch, rows, ratios });
     });

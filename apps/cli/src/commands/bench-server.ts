@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { PROTOCOL_VERSION, encodeTensor, msgpackParser, type Message } from '@splitlora/protocol';
-import { TorchCompute, buildApp, type WorkerMemory } from '@splitlora/server';
+import { ComputePool, TorchCompute, buildApp, type WorkerMemory } from '@splitlora/server';
 import { io as connect } from 'socket.io-client';
 import { resolveModel } from '../model-source';
 import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
@@ -102,7 +102,7 @@ export function benchServerCommand(): Command {
         await probe;
         const result = {
           layers: config.nLayer, dModel: config.nEmbd, cut: run.opts.cut, backend: manager.compute.health.backend,
-          engine: manager.compute.engine, device: torchInfo ? torchInfo.deviceName : 'tfjs', threads: torchInfo ? torchInfo.threads : 1, batch: B, seqLen: T, clients: o.clients, steps: o.steps,
+          engine: manager.compute.engine, device: torchInfo ? torchInfo.deviceName : 'tfjs', threads: torchInfo ? torchInfo.threads : manager.compute instanceof ComputePool ? manager.compute.workers.length : 1, batch: B, seqLen: T, clients: o.clients, steps: o.steps,
           loadSeconds: loadS, workerStartSeconds: workerS, runCreateSeconds: createS, wallSeconds: wallS,
           tokensPerSec: (o.clients * o.steps * B * T) / wallS, medianStepMs: quantile(stepMs, 0.5),
           workerTensorMB: mb(memSteps.numBytes), workerTensorMBAtOpen: mb(memOpen.numBytes), wasmHeapMB: mb(memSteps.wasmHeapBytes), rssMB: mb(memSteps.rssBytes ?? null), cudaPeakMB: mb(memSteps.cudaPeakBytes ?? null),

@@ -155,8 +155,10 @@ export class ComputeWorker extends EventEmitter implements ComputeService {
     const err = new ComputeUnavailable('the compute worker was closed');
     for (const p of this.inFlight.values()) p.reject(err);
     this.inFlight.clear();
-    await this.worker?.terminate();
+    // Forget it before terminating: a start() right after close() (a pool's restart) gets a fresh worker.
+    const w = this.worker;
     this.worker = null;
+    await w?.terminate();
   }
 }
 

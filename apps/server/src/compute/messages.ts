@@ -3,7 +3,7 @@
 // each run's server part with its optimizer, and evaluation jobs. Float32Array buffers cross as
 // transferables (compute-worker.ts decides which can be moved rather than copied).
 import type { GPT2Config, LoraConfig, TensorRecord } from '@splitlora/model';
-import type { BackwardRequest, ForwardRequest, ServerPartSpec, ServerSnapshot, StepRequest } from './server-compute';
+import type { BackwardRequest, ForwardRequest, RowSlice, ServerPartSpec, ServerSnapshot, StepRequest } from './server-compute';
 
 /** files: builds the client part's download files (no tfjs backend needed). */
 export type WorkerRole = 'train' | 'evaluate' | 'files';
@@ -29,6 +29,8 @@ export interface EvaluationJob {
   lora: LoraConfig;
   /** The averaged client adapter plus the server adapter: one adapter for the whole model. */
   adapter: TensorRecord;
+  /** Compute the held-out NLL on the torch engine (its own child process); beam search stays on tfjs. */
+  torch?: { python: string; device: 'auto' | 'cpu' | 'cuda'; threads: number };
 }
 
 export type EvaluationOutput = Record<string, number | string | null>;
@@ -51,11 +53,19 @@ export type ComputeRequest =
   | { op: 'forward-top'; key: string; group: ForwardRequest[] }
   /** ∂loss/∂h_L → AdamW step and ∂loss/∂h_k. */
   | { op: 'backward-top'; key: string; group: BackwardRequest[] }
+  /** A pool worker's rows of a step (compute-pool.ts): RowGrads back, nothing applied. */
+  | { op: 'grads'; key: string; slice: RowSlice }
+  /** The pool's summed adapter gradients of that step: AdamW, sent to every replica alike. */
+  | { op: 'apply'; key: string; grads: TensorRecord; tokens: number }
   | { op: 'drop-held'; key: string; clientId: string | null }
   | { op: 'snapshot'; key: string }
   | { op: 'restore'; key: string; snapshot: ServerSnapshot }
   | { op: 'close'; key: string }
   | { op: 'evaluate'; job: EvaluationJob }
+  /** torch engine: the whole model with one adapter (no training), for held-out NLL. */
+  | { op: 'open-full'; key: string; config: GPT2Config; lora: LoraConfig; adapter: TensorRecord }
+  /** torch engine: Σ −log p[target]·mask and Σ mask of one batch on an open-full model. */
+  | { op: 'nll'; key: string; batch: { ids: Int32Array; targets: Int32Array; mask: Float32Array; batch: number; seqLen: number } }
   /** head: the U-shaped split's client part (ln_f too). */
   | { op: 'client-file'; cut: number; dtype: 'F16' | 'F32'; head?: boolean }
   | { op: 'memory' }

@@ -1,7 +1,8 @@
 // The server submodel as a compute service: one batched SplitLoRA server step, snapshots of its
 // adapter and optimizer, and restores. LocalServerCompute runs it in this thread (the compute
 // worker hosts one, benches use it directly); WorkerServerCompute (compute-worker.ts) is the same
-// interface over messages to a worker thread.
+// interface over messages to a worker thread, and ComputePool (compute-pool.ts) spreads one step's
+// rows over several workers (rowGrads on each, then applyGrads of the sum on every replica).
 //
 // Batching: the group's activations run as one forward/backward. Rows are padded to the longest
 // sequence (padding sits after each row's tokens and has mask 0, so the causal mask keeps it from
@@ -101,6 +102,83 @@ export interface ServerCompute {
   dispose(): Promise<void>;
 }
 
+/** A group packed into one batch [rows, T, d] (T the longest), zero padding after each row's tokens. */
+export interface PackedStep {
+  acts: Float32Array;
+  targets: Int32Array;
+  /** Row weights [rows·T]: client c's rows get mask/Σmask_c/n, so the loss is the mean of the clients' losses. */
+  weights: Float32Array;
+  rows: number;
+  T: number;
+  /** Clients in the group. */
+  n: number;
+}
+
+/** Rows [row0, row0+rows) of a PackedStep: one pool worker's share. */
+export interface RowSlice {
+  row0: number;
+  rows: number;
+  T: number;
+  /** [rows, T, d] */
+  acts: Float32Array;
+  targets: Int32Array;
+  weights: Float32Array;
+}
+
+/** Gradients of a RowSlice's share of the loss (sums over its rows, so the slices' sum is the step's). */
+export interface RowGrads {
+  grads: TensorRecord;
+  /** [rows·T] weighted row losses. */
+  rowLoss: Float32Array;
+  /** [rows, T, d] */
+  gradActs: Float32Array;
+  busyMs: number;
+}
+
+/** Packs a step's clients into one batch (LocalServerCompute.step, and a pool before it slices). */
+export function packStep(group: StepRequest[], d: number): PackedStep {
+  const n = group.length;
+  const T = Math.max(...group.map((g) => g.acts.shape[1]));
+  const rows = group.reduce((s, g) => s + g.acts.shape[0], 0);
+  const acts = new Float32Array(rows * T * d);
+  const targets = new Int32Array(rows * T);
+  const weights = new Float32Array(rows * T);
+  let r0 = 0;
+  for (const g of group) {
+    const [B, Tc] = g.acts.shape;
+    const w = maskWeights(g.mask);
+    for (let b = 0; b < B; b++) {
+      acts.set(g.acts.data.subarray(b * Tc * d, (b + 1) * Tc * d), (r0 + b) * T * d);
+      targets.set(g.targets.subarray(b * Tc, (b + 1) * Tc), (r0 + b) * T);
+      for (let t = 0; t < Tc; t++) weights[(r0 + b) * T + t] = w[b * Tc + t] / n;
+    }
+    r0 += B;
+  }
+  return { acts, targets, weights, rows, T, n };
+}
+
+/** Each client's loss and ∂loss_c/∂acts_c from a packed step's rowLoss [rows·T] and ∂loss/∂acts [rows, T, d], undoing the 1/n. */
+export function unpackStep(group: StepRequest[], p: PackedStep, rowLoss: Float32Array, gradActs: Float32Array, d: number): { replies: StepReply[]; tokens: number } {
+  const { T, n } = p;
+  const replies: StepReply[] = [];
+  let r0 = 0;
+  let tokens = 0;
+  for (const g of group) {
+    const [B, Tc] = g.acts.shape;
+    const grad = new Float32Array(B * Tc * d);
+    let lossC = 0;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) lossC += rowLoss[(r0 + b) * T + t] * n;
+      const src = gradActs.subarray((r0 + b) * T * d, (r0 + b) * T * d + Tc * d);
+      for (let j = 0; j < src.length; j++) grad[b * Tc * d + j] = src[j] * n;
+    }
+    r0 += B;
+    tokens += B * Tc;
+    replies.push({ loss: lossC, grad: { shape: [B, Tc, d], data: grad } });
+  }
+  return { replies, tokens };
+}
+
 /** Held forwards per part, at most: a client holds one (a new front replaces it), so this bounds a flood. */
 const MAX_HELD = 4096;
 
@@ -133,58 +211,67 @@ export class LocalServerCompute implements ServerCompute {
   }
 
   async step(group: StepRequest[]): Promise<{ replies: StepReply[]; busyMs: number }> {
-    if (!(this.model instanceof ServerModel)) throw new Error('this run keeps the labels in the clients (labels "client"): its steps are forward-top and backward-top');
+    const model = this.server();
     const t0 = performance.now();
-    const d = this.spec.config.nEmbd;
-    const n = group.length;
-    const T = Math.max(...group.map((g) => g.acts.shape[1]));
-    const rows = group.reduce((s, g) => s + g.acts.shape[0], 0);
-    // Pack [Σ B_c, T, d] with zero padding; weights give each client's rows mask/Σmask_c/n.
-    const acts = new Float32Array(rows * T * d);
-    const targets = new Int32Array(rows * T);
-    const weights = new Float32Array(rows * T);
-    let r0 = 0;
-    for (const g of group) {
-      const [B, Tc] = g.acts.shape;
-      const w = maskWeights(g.mask);
-      for (let b = 0; b < B; b++) {
-        acts.set(g.acts.data.subarray(b * Tc * d, (b + 1) * Tc * d), (r0 + b) * T * d);
-        targets.set(g.targets.subarray(b * Tc, (b + 1) * Tc), (r0 + b) * T);
-        for (let t = 0; t < Tc; t++) weights[(r0 + b) * T + t] = w[b * Tc + t] / n;
-      }
-      r0 += B;
-    }
-    const input = tf.tensor3d(acts, [rows, T, d]);
-    const seed = (this.spec.seed * 1_000_003 + this.stats.serverSteps) % 2147483647;
+    const p = packStep(group, this.spec.config.nEmbd);
+    const input = tf.tensor3d(p.acts, [p.rows, p.T, this.spec.config.nEmbd]);
     let out: Awaited<ReturnType<ServerModel['step']>>;
     try {
-      out = await this.model.step(input, targets, weights, { smoothing: this.spec.smoothing, dropoutSeed: seed });
+      out = await model.step(input, p.targets, p.weights, { smoothing: this.spec.smoothing, dropoutSeed: this.stepSeed() });
     } finally {
       input.dispose();
     }
     const all = (await out.gradActs.data()) as Float32Array;
     out.gradActs.dispose();
-
-    // Unpack each client's rows and undo the 1/n.
-    const replies: StepReply[] = [];
-    r0 = 0;
-    let tokens = 0;
-    for (const g of group) {
-      const [B, Tc] = g.acts.shape;
-      const grad = new Float32Array(B * Tc * d);
-      let lossC = 0;
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) lossC += out.rowLoss[(r0 + b) * T + t] * n;
-        const src = all.subarray((r0 + b) * T * d, (r0 + b) * T * d + Tc * d);
-        for (let j = 0; j < src.length; j++) grad[b * Tc * d + j] = src[j] * n;
-      }
-      r0 += B;
-      tokens += B * Tc;
-      replies.push({ loss: lossC, grad: { shape: [B, Tc, d], data: grad } });
-    }
+    const { replies, tokens } = unpackStep(group, p, out.rowLoss, all, this.spec.config.nEmbd);
     this.stats.serverSteps += 1;
     this.stats.tokens += tokens;
     return { replies, busyMs: performance.now() - t0 };
+  }
+
+  /**
+   * One worker's share of a step spread over a pool (compute-pool.ts): adapter gradients, rowLoss
+   * and ∂loss/∂acts of rows [row0, row0+rows) of the packed step, with the whole step's dropout
+   * masks. Nothing is applied; applyGrads does that with the pool's sum.
+   */
+  async rowGrads(slice: RowSlice): Promise<RowGrads> {
+    const model = this.server();
+    const t0 = performance.now();
+    const input = tf.tensor3d(slice.acts, [slice.rows, slice.T, this.spec.config.nEmbd]);
+    let out: ReturnType<ServerModel['grads']>;
+    try {
+      out = model.grads(input, slice.targets, slice.weights, { smoothing: this.spec.smoothing, dropoutSeed: this.stepSeed(), dropoutRowOffset: slice.row0 * slice.T });
+    } finally {
+      input.dispose();
+    }
+    const names = Object.keys(out.grads);
+    const [gradActs, rowLoss, ...gs] = (await Promise.all([out.gradActs.data(), out.rowLoss.data(), ...names.map((n) => out.grads[n].data())])) as Float32Array[];
+    const grads: TensorRecord = Object.fromEntries(names.map((n, j) => [n, { shape: out.grads[n].shape.slice(), data: gs[j] }]));
+    tf.dispose([out.loss, out.rowLoss, out.gradActs, ...Object.values(out.grads)]);
+    return { grads, rowLoss, gradActs, busyMs: performance.now() - t0 };
+  }
+
+  /** AdamW on a whole step's summed adapter gradients (every replica of a pool applies the same). */
+  applyGrads(grads: TensorRecord, tokens: number): void {
+    this.server();
+    const ts = Object.fromEntries(Object.entries(grads).map(([k, t]) => [k, tf.tensor(t.data, t.shape)]));
+    try {
+      this.model.optimizer.apply(this.model.vars, ts);
+    } finally {
+      tf.dispose(Object.values(ts));
+    }
+    this.stats.serverSteps += 1;
+    this.stats.tokens += tokens;
+  }
+
+  /** The step's dropout seed: every replica of a pool has the same step count, so the same seed. */
+  private stepSeed(): number {
+    return (this.spec.seed * 1_000_003 + this.stats.serverSteps) % 2147483647;
+  }
+
+  private server(): ServerModel {
+    if (!(this.model instanceof ServerModel)) throw new Error('this run keeps the labels in the clients (labels "client"): its steps are forward-top and backward-top');
+    return this.model;
   }
 
   private middle(): MiddleModel {

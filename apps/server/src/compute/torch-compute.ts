@@ -114,19 +114,25 @@ export class TorchCompute extends EventEmitter implements ComputeService {
     await this.ready;
     if (req.op === 'open') {
       // The part's frozen tensors, once per child; then the part, with its initial adapter.
-      for (const name of serverTensorNames(this.opts.config, req.spec.cut)) {
-        if (this.sent.has(name)) continue;
-        const t = this.opts.weights[name];
-        if (!t) throw new Error(`torch engine: the model has no tensor "${name}"`);
-        await this.call({ op: 'weight', name, shape: t.shape, data: t.data });
-        this.sent.add(name);
-      }
+      await this.sendWeights(serverTensorNames(this.opts.config, req.spec.cut));
       const { spec } = req;
       const initAdapter = spec.from ? undefined : initLora(spec.config, spec.lora, spec.cut, spec.config.nLayer, spec.seed);
       return this.call<T>({ op: 'open', key: req.key, spec: { ...spec, ...(initAdapter ? { initAdapter } : {}) } });
     }
+    if (req.op === 'open-full') await this.sendWeights(Object.keys(this.opts.weights));
     if (req.op === 'evaluate' || req.op === 'client-file') throw new Error(`torch engine: "${req.op}" runs on the tfjs engine`);
     return this.call<T>(req);
+  }
+
+  /** Frozen tensors the child does not hold yet, once per child. */
+  private async sendWeights(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (this.sent.has(name)) continue;
+      const t = this.opts.weights[name];
+      if (!t) throw new Error(`torch engine: the model has no tensor "${name}"`);
+      await this.call({ op: 'weight', name, shape: t.shape, data: t.data });
+      this.sent.add(name);
+    }
   }
 
   private fail(reason: string): void {

@@ -48,6 +48,13 @@ function gradBuffers(replies: StepReply[]): ArrayBuffer[] {
   return replies.map((r) => r.grad.data.buffer as ArrayBuffer);
 }
 
+/** The buffers of views that cover them whole (tfjs may hand back views into a larger buffer). */
+function wholeBuffers(views: Float32Array[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const v of views) if (v.buffer instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.add(v.buffer);
+  return [...out];
+}
+
 /** Runs one request; returns its result and the buffers to move rather than copy. */
 async function handle(id: number, req: ComputeRequest): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
   switch (req.op) {
@@ -60,6 +67,13 @@ async function handle(id: number, req: ComputeRequest): Promise<{ result: unknow
       const out = await part(req.key).step(req.group);
       return { result: out, transfer: gradBuffers(out.replies) };
     }
+    case 'grads': {
+      const out = await part(req.key).rowGrads(req.slice);
+      return { result: out, transfer: wholeBuffers([out.rowLoss, out.gradActs, ...Object.values(out.grads).map((t) => t.data)]) };
+    }
+    case 'apply':
+      part(req.key).applyGrads(req.grads, req.tokens);
+      return { result: null };
     case 'forward-top': {
       const out = await part(req.key).forwardTop(req.group);
       return { result: out, transfer: out.replies.map((r) => r.top.data.buffer as ArrayBuffer) };
@@ -82,7 +96,7 @@ async function handle(id: number, req: ComputeRequest): Promise<{ result: unknow
       return { result: null };
     case 'evaluate': {
       fullWeights ??= weightsOf(Object.keys(init.weights));
-      return { result: await runEvaluationJob(init.config, fullWeights, req.job, (done, total) => post({ kind: 'progress', id, done, total })) };
+      return { result: await runEvaluationJob(init.config, fullWeights, req.job, (done, total) => post({ kind: 'progress', id, done, total }), init.weights) };
     }
     case 'client-file': {
       const file = buildClientFile(init.config, init.weights, req.cut, req.dtype, req.head ?? false);
@@ -95,6 +109,9 @@ async function handle(id: number, req: ComputeRequest): Promise<{ result: unknow
       const m = tf.memory();
       return { result: { backend, numTensors: m.numTensors, numBytes: m.numBytes, wasmHeapBytes: heap } };
     }
+    case 'open-full':
+    case 'nll':
+      throw new Error(`compute worker: "${req.op}" is a torch engine request (tfjs evaluations use 'evaluate')`);
     case 'fault': {
       if (!init.allowFaults) throw new Error('compute worker: fault requests are for tests only');
       if (req.kind === 'exit') process.exit(3);

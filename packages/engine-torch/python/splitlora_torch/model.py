@@ -164,5 +164,21 @@ class ServerPartModel:
         per_row = torch.zeros(N, dtype=torch.float32, device=h.device).index_copy(0, idx, weighted.detach())
         return weighted.sum(), per_row
 
+    @torch.no_grad()
+    def nll(self, ids: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor):
+        """The whole model (first = 0, no dropout): Σ −log p[target]·mask and Σ mask, head on masked rows only."""
+        B, T = ids.shape
+        if T > self.cfg["nPositions"]:
+            raise ValueError(f'sequence of {T} tokens exceeds n_positions {self.cfg["nPositions"]}')
+        x = self.w["wte.weight"].index_select(0, ids.reshape(-1)).view(B, T, -1) + self.w["wpe.weight"][:T]
+        h = self.hidden(x, None)
+        idx = torch.nonzero(mask, as_tuple=True)[0]
+        if idx.numel() == 0:
+            return 0.0, 0.0
+        logits = self._ln(h.index_select(0, idx), "ln_f") @ self.w["wte.weight"].t()
+        rows = torch.nn.functional.cross_entropy(logits, targets.index_select(0, idx), reduction="none")
+        m = mask.index_select(0, idx)
+        return float((rows * m).double().sum()), float(m.double().sum())
+
     def adapter(self) -> Dict[str, torch.Tensor]:
         return {n: self.params[n].detach() for n in self.names}

@@ -1,7 +1,8 @@
 """The integer seeds and dropout streams of packages/model/src/lora.ts and server-compute.ts, bit for bit.
 
 JavaScript's Math.imul and `^` work on int32 and `>>> 0` on uint32; these helpers reproduce them
-with Python ints, and keep_mask does the same mixing on int64 tensors (every product < 2**63).
+with Python ints; keep_mask does the same mixing on tensors (int64 for the row keys, int32 with
+wrapping products for the elements).
 """
 import torch
 
@@ -44,7 +45,8 @@ def _mix32_int(x: int) -> int:
     return x ^ (x >> 15)
 
 
-def _mix32(x: torch.Tensor) -> torch.Tensor:
+def _mix32_rows(x: torch.Tensor) -> torch.Tensor:
+    """mix on int64 values < 2**32 (the per-row keys: few, so exactness is cheap)."""
     x = x ^ (x >> 16)
     x = (x * 0x21F0AAAD) & M32
     x = x ^ (x >> 15)
@@ -52,12 +54,25 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 15)
 
 
-def keep_mask(seed: int, p: float, start: int, rows: int, cols: int, device) -> torch.Tensor:
-    """lora.ts dropoutKeepBits as a bool [rows, cols]: elements [start, start + rows·cols) of stream `seed`."""
-    if start + rows * cols > (1 << 32):
-        raise ValueError("dropout stream index beyond 2^32")
+def _mix32_inplace(x: torch.Tensor) -> torch.Tensor:
+    """mix in place on int32 tensors that hold uint32 bits: products wrap mod 2**32 as Math.imul's
+    do, and the right shifts are masked to be logical (int32 >> sign-extends)."""
+    x.bitwise_xor_((x >> 16) & 0xFFFF)
+    x.mul_(0x21F0AAAD)
+    x.bitwise_xor_((x >> 15) & 0x1FFFF)
+    x.mul_(0x735A2D97)
+    x.bitwise_xor_((x >> 15) & 0x1FFFF)
+    return x
+
+
+def keep_mask(seed: int, p: float, start_row: int, rows: int, cols: int, device) -> torch.Tensor:
+    """lora.ts dropoutKeepBits as a bool [rows, cols]: rows [start_row, start_row + rows) of stream `seed`."""
     k = _mix32_int(seed ^ 0x5F356495)
-    threshold = int(p * 4294967296)  # floor: p ≥ 0
-    idx = torch.arange(start, start + rows * cols, dtype=torch.int64, device=device)
-    h = _mix32(_mix32((idx + k) & M32) ^ k)
-    return (h >= threshold).view(rows, cols)
+    r = torch.arange(start_row, start_row + rows, dtype=torch.int64, device=device)
+    row_key = _mix32_rows(_mix32_rows((r + k) & M32) ^ k)
+    row_key = torch.where(row_key >= (1 << 31), row_key - (1 << 32), row_key).to(torch.int32)
+    h = row_key.view(rows, 1) + torch.arange(cols, dtype=torch.int32, device=device).view(1, cols)
+    _mix32_inplace(h)
+    # Unsigned h >= threshold, in int32: flip both sides' sign bit.
+    h.bitwise_xor_(-(1 << 31))
+    return h >= int(p * 4294967296) - (1 << 31)

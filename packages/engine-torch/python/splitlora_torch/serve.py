@@ -54,10 +54,12 @@ def main(argv=None) -> None:
     torch.set_grad_enabled(True)
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 
+    from .model import ServerPartModel
     from .server_part import ServerPart
 
     weights = {}
     parts = {}
+    full = {}
 
     def part(key):
         p = parts.get(key)
@@ -95,6 +97,20 @@ def main(argv=None) -> None:
             spec = req["spec"]
             parts[req["key"]] = ServerPart(spec, weights, device, tensor_of)
             return None
+        if op == "open-full":
+            # The whole model with one adapter, for held-out NLL (evaluation); it never trains.
+            model = ServerPartModel(req["config"], weights, 0, req["lora"], device)
+            model.load_adapter({k: tensor_of(v) for k, v in req["adapter"].items()})
+            full[req["key"]] = model
+            return None
+        if op == "nll":
+            b = req["batch"]
+            model = full.get(req["key"])
+            if model is None:
+                raise ValueError(f'torch engine: no whole model "{req["key"]}" is open here')
+            ids = torch.from_numpy(b["ids"].astype("int64")).view(b["batch"], b["seqLen"]).to(device)
+            nll, count = model.nll(ids, torch.from_numpy(b["targets"].astype("int64")).to(device), torch.from_numpy(b["mask"]).to(device))
+            return {"nll": nll, "count": count}
         if op == "step":
             r = part(req["key"]).step(step_group(req["group"]))
             return {"replies": [{"loss": x["loss"], "grad": host(x["grad"])} for x in r["replies"]], "busyMs": r["busyMs"]}
@@ -118,6 +134,7 @@ def main(argv=None) -> None:
             return None
         if op == "close":
             parts.pop(req["key"], None)
+            full.pop(req["key"], None)
             return None
         if op == "memory":
             return memory()
