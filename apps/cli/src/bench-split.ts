@@ -12,13 +12,13 @@ import { selectNodeBackend } from '@splitlora/backend/node';
 import { encodeExamples, makeBatch, syntheticE2E, type Batch } from '@splitlora/data';
 import {
   ClientModel, DEFAULT_LORA, FullModel, PRESETS, SPLITLORA_ADAMW, ServerModel, defaultCut, initGpt2Weights, maskWeights, toWeights,
-  type GPT2Config, type SubModelOptions, type Weights,
+  type GPT2Config, type SubModelOptions, type TensorRecord, type Weights,
 } from '@splitlora/model';
 import {
   PROTOCOL_VERSION, WIRE_FORMATS, decodeTensor, encodeTensor, msgpackParser, validate, wireBytes,
   type ActivationsMessage, type GradientMessage, type HostTensor, type WireFormat,
 } from '@splitlora/protocol';
-import { LocalServerCompute, ServerEngine } from '@splitlora/server';
+import { LocalServerCompute, ServerEngine, TorchCompute, WorkerServerCompute, sharedRecord, type ResolvedEngine, type ServerCompute, type ServerPartSpec } from '@splitlora/server';
 import { formatTable } from './table';
 
 export interface SplitBenchOptions {
@@ -28,7 +28,12 @@ export interface SplitBenchOptions {
   quick?: boolean;
   /** Where tables and progress go (default: stderr). */
   log?: (s: string) => void;
+  /** The server's engine for part (4), the throughput (default tfjs, in this thread). */
+  engine?: ResolvedEngine;
 }
+
+/** A server part for part (4): tfjs in this thread, or a part opened on the torch engine's child. */
+type PartFactory = (spec: ServerPartSpec) => Promise<ServerCompute>;
 
 export interface Spec {
   name: string;
@@ -392,15 +397,14 @@ export interface ThroughputRow {
   msPerRound: number;
 }
 
-export async function throughput(spec: Spec, weights: Weights, counts: number[], rounds: number, log: (s: string) => void): Promise<ThroughputRow[]> {
+export async function throughput(spec: Spec, weights: Weights, counts: number[], rounds: number, log: (s: string) => void, open: PartFactory = async (s) => new LocalServerCompute(weights, s)): Promise<ThroughputRow[]> {
   const { cfg, batch: B, seqLen: T } = spec;
   const cut = defaultCut(cfg);
   const bs = batches(B, T, Math.max(...counts), 5).map((b) => ({ ...b, seqLen: b.seqLen }));
   const rows: ThroughputRow[] = [];
   for (const batching of [true, false]) {
     for (const n of counts) {
-      const compute = new LocalServerCompute(weights, { config: cfg, cut, lora: subOpts(2).lora, seed: 2, lr: subOpts(2).optimizer.lr, schedule: { kind: 'constant' }, smoothing: SMOOTHING });
-      const model = compute.model;
+      const compute = await open({ config: cfg, cut, lora: subOpts(2).lora, seed: 2, lr: subOpts(2).optimizer.lr, schedule: { kind: 'constant' }, smoothing: SMOOTHING });
       const engine = new ServerEngine(compute, { batching, maxGroup: 16 });
       // Cut activations as a client would send them: [B, T, d], here random (the server cost does not depend on values).
       const reqs = bs.slice(0, n).map((b, c) => ({
@@ -422,7 +426,7 @@ export async function throughput(spec: Spec, weights: Weights, counts: number[],
         });
         log(`  ${spec.name} ${batching ? 'batched' : 'one-at-a-time'} × ${n}: ${f(rows[rows.length - 1].tokensPerSec, 0)} tokens/s`);
       } finally {
-        model.dispose();
+        await compute.dispose();
       }
     }
   }
@@ -447,7 +451,8 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
   // For the wire study: a wider wte (as the server tests do) so that LoRA can move the tied
   // head's logits on a random base and the loss actually falls over 50 steps.
   const nanoWide = toWeights({ ...nanoRec, 'wte.weight': { ...nanoRec['wte.weight'], data: nanoRec['wte.weight'].data.map((x) => x * 25) } });
-  const gpt2W = toWeights(initGpt2Weights(gpt2.cfg, 0));
+  const gpt2Rec = initGpt2Weights(gpt2.cfg, 0);
+  const gpt2W = toWeights(gpt2Rec);
   log(`bench-split: weights ready in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const lb = await loopback();
   try {
@@ -507,10 +512,26 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
     const rounds = quick ? 3 : 5;
     const small: Spec = { ...nano, batch: quick ? 1 : 2, seqLen: 32 };
     log(`\n(4) ServerEngine throughput, ${rounds} rounds of N concurrent requests after a warm-up round`);
-    const thr = await throughput(small, nanoW, counts, rounds, log);
+    // With --engine torch, part (4) runs on one torch child per model, through its pipes.
+    let torch: TorchCompute | null = null;
+    const onEngine = (rec: TensorRecord, cfg: GPT2Config): PartFactory | undefined => {
+      const e = opts.engine;
+      if (e?.engine !== 'torch') return undefined;
+      let n = 0;
+      return async (s) => {
+        if (!torch || torch.opts.config !== cfg) {
+          await torch?.close();
+          torch = new TorchCompute({ python: e.python, device: e.device, threads: e.threads, config: cfg, weights: sharedRecord(rec) });
+          await torch.start();
+        }
+        return WorkerServerCompute.open(torch, `thr-${n++}`, s);
+      };
+    };
+    const thr = await throughput(small, nanoW, counts, rounds, log, onEngine(nanoRec, nano.cfg));
     // At GPT-2 S shape: 1, 4 and 8 clients of one 64-token row each (the server part: 9 blocks + the head).
     const gpt2Thr: Spec = { ...gpt2, name: 'gpt2', batch: 1, seqLen: 64 };
-    thr.push(...(await throughput(gpt2Thr, gpt2W, [1, 4, 8], quick ? 1 : 2, log)));
+    thr.push(...(await throughput(gpt2Thr, gpt2W, [1, 4, 8], quick ? 1 : 2, log, onEngine(gpt2Rec, gpt2.cfg))));
+    await (torch as TorchCompute | null)?.close();
     const thrTable = formatTable(
       ['model', 'tokens/request', 'clients', 'batched tokens/s', 'one-at-a-time tokens/s', 'batched speed-up', 'batched ms/round', 'one-at-a-time ms/round'],
       thr.filter((r) => r.batching).map((b) => {
@@ -522,7 +543,7 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
     const totalS = (performance.now() - tStart) / 1000;
     log(`\nbench-split: done in ${totalS.toFixed(0)} s; tfjs tensors alive: ${tf.memory().numTensors}`);
     return {
-      backend, quick, totalSeconds: totalS,
+      backend, engine: opts.engine?.engine ?? 'tfjs', quick, totalSeconds: totalS,
       lora: DEFAULT_LORA, labelSmoothing: SMOOTHING,
       splitStep: steps,
       codecTransport: echoes,
