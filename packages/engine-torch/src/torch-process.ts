@@ -85,20 +85,33 @@ export class TorchProcess extends EventEmitter {
     this.emit('exit', code, signal, this.stderrTail.join('\n'));
   }
 
+  /** The next frame's body length, once its 4 header bytes have arrived; null before. */
+  private frameLength: number | null = null;
+
+  // Chunks are kept as they come (64 KiB each from a pipe) and joined once per frame: joining on
+  // every chunk would copy a 25 MB reply hundreds of times.
   private onData(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    while (this.pendingBytes >= 4) {
-      let buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
-      this.pending = [buf];
-      const n = buf.readUInt32LE(0);
-      if (buf.length < 4 + n) return;
-      const body = buf.subarray(4, 4 + n);
-      buf = buf.subarray(4 + n);
-      this.pending = buf.length > 0 ? [buf] : [];
-      this.pendingBytes = buf.length;
+    for (;;) {
+      if (this.frameLength === null) {
+        if (this.pendingBytes < 4) return;
+        const head = this.take(4);
+        this.frameLength = head.readUInt32LE(0);
+      }
+      if (this.pendingBytes < this.frameLength) return;
+      const body = this.take(this.frameLength);
+      this.frameLength = null;
       this.emit('message', unpackr.unpack(body) as TorchMessage);
     }
+  }
+
+  /** The first n pending bytes, removed from the queue. */
+  private take(n: number): Buffer {
+    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = all.length > n ? [all.subarray(n)] : [];
+    this.pendingBytes -= n;
+    return all.subarray(0, n);
   }
 
   /** Sends one message; resolves once the pipe has taken it (so large sends do not pile up in memory). */

@@ -15,7 +15,7 @@ import { intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
 import { formatTable } from '../table';
 
-interface Flags { preset: 'gpt2' | 'gpt2-medium' | 'nano' | 'micro' | 'mini'; clients: string; oneThreadClients?: string; tfjsClients: string; batch: number; seqLen: number; steps: number; threads?: number; python?: string; skipTfjs?: boolean; skipPlain?: boolean }
+interface Flags { preset: 'gpt2' | 'gpt2-medium' | 'nano' | 'micro' | 'mini'; clients: string; oneThreadClients?: string; tfjsClients: string; batch: number; seqLen: number; steps: number; threads?: number; python?: string; skipTfjs?: boolean; skipPlain?: boolean; skipWhole?: boolean }
 
 interface Row { engine: string; shape: string; clients: number; stepMs: number; tokensPerSec: number; gflops: number; overheadMs: number | null }
 
@@ -80,6 +80,7 @@ export function benchEnginesCommand(): Command {
     .option('--python <path>', 'interpreter with torch (default: as --engine auto finds it)')
     .option('--skip-tfjs', 'leave tfjs-wasm out')
     .option('--skip-plain', 'leave the in-process engine and the plain PyTorch loop out')
+    .option('--skip-whole', 'leave the whole model (cut 0) out of the in-process and plain runs')
     .action(async (o: Flags) => {
       const probe = await probeTorch({ python: o.python, device: 'cpu' });
       if (probe.problem) throw new CliError(probe.problem);
@@ -118,7 +119,7 @@ export function benchEnginesCommand(): Command {
       }
       let plain: Awaited<ReturnType<typeof pythonBench>> | null = null;
       if (!o.skipPlain) {
-        plain = await pythonBench(probe.python, ['--device', 'cpu', '--threads', String(all), '--presets', o.preset, '--clients', o.clients, '--batch', String(B), '--seq-len', String(T), '--steps', String(o.steps), '--warmup', '1', '--whole']);
+        plain = await pythonBench(probe.python, ['--device', 'cpu', '--threads', String(all), '--presets', o.preset, '--clients', o.clients, '--batch', String(B), '--seq-len', String(T), '--steps', String(o.steps), '--warmup', '1', ...(o.skipWhole ? [] : ['--whole'])]);
         for (const s of plain.setups) {
           const shape = s.cut === 0 ? 'whole model' : serverShape;
           add(`torch math in-process ${all} threads`, shape, s.clients as number, s.engineStepMs as number, s.blocks as number);
