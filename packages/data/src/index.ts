@@ -14,7 +14,7 @@ export {
 } from './mr';
 export type { MrSlot, MrSlots } from './mr';
 export { tokenizeE2E } from './word-tokenize';
-export { detectFormat, parseDataFile, parseE2ECsv, parseE2EText, parseJsonl, parsePlainText } from './loaders';
+export { DATA_FORMATS, detectFormat, parseDataFile, parseE2ECsv, parseE2EText, parseJsonl, parsePlainText } from './loaders';
 export type { DataFormat } from './loaders';
 export { SYNTHETIC_VALUES, syntheticE2E } from './synthetic';
 export type { SyntheticOptions } from './synthetic';

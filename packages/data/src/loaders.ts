@@ -9,6 +9,8 @@ import { csvMrToLora } from './mr';
 import { tokenizeE2E } from './word-tokenize';
 
 export type DataFormat = 'e2e' | 'csv' | 'jsonl' | 'text';
+/** What a command's --format accepts: a DataFormat, or 'auto' (detectFormat picks). */
+export const DATA_FORMATS = ['e2e', 'csv', 'jsonl', 'text', 'auto'] as const;
 
 type LineResult = TextExample | { problem: string };
 

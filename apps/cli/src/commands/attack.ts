@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { noiseKeyFromSeed } from '@splitlora/client';
-import { DataFormatError, encodeExamples, syntheticE2E, type TextExample } from '@splitlora/data';
+import { DATA_FORMATS, DataFormatError, encodeExamples, syntheticE2E, type TextExample } from '@splitlora/data';
 import { readDataFile } from '@splitlora/data/node';
 import { DEFAULT_LORA, clientTensorNames, defaultCut, disposeWeights, toWeights, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import { loadAdapterDir, loadGpt2Dir } from '@splitlora/model/node';
@@ -16,7 +16,6 @@ import { resolveModel } from '../model-source';
 import { backendOption, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
-import { DATA_FORMATS } from './score';
 
 interface AttackFlags {
   model?: string;

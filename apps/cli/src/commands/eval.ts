@@ -4,7 +4,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { DataFormatError } from '@splitlora/data';
+import { DATA_FORMATS, DataFormatError } from '@splitlora/data';
 import { DECODE_BATCH, E2E_BEAM } from '@splitlora/model';
 import { evaluateE2E, formatGroupedRefs, formatLines } from '@splitlora/evaluation';
 // TODO(lead): export readDataFile as '@splitlora/data/node' (as in score.ts).
@@ -13,7 +13,6 @@ import { loadModel } from '../load-model';
 import { backendOption, intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
-import { DATA_FORMATS } from './score';
 
 interface EvalOptions {
   model?: string;

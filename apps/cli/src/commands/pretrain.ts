@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { BatchIterator, DataFormatError, encodeExamples, fingerprintExamples, makeBatch, type BatchIteratorState, type EncodedExample } from '@splitlora/data';
+import { BatchIterator, DATA_FORMATS, DataFormatError, encodeExamples, fingerprintExamples, makeBatch, type BatchIteratorState, type EncodedExample } from '@splitlora/data';
 import { readDataFile } from '@splitlora/data/node';
 import { PRETRAIN_DEFAULTS, Pretrainer, initGpt2Weights, pretrainLoop, type Dtype, type GPT2Config, type PretrainSettings, type TensorRecord, type TokenBatch } from '@splitlora/model';
 import { loadGpt2Dir, loadPretrainCheckpoint, saveGpt2Dir, savePretrainCheckpoint } from '@splitlora/model/node';
@@ -13,7 +13,6 @@ import { backendOption, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
 import { configFromOptions } from './init-model';
-import { DATA_FORMATS } from './score';
 
 interface PretrainFlags {
   model?: string;

@@ -1,7 +1,7 @@
 // score: token-weighted mean NLL (no label smoothing) of every completion token of a data file.
 import { Command, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { DataFormatError, encodeExamples, makeBatch, type EncodedExample } from '@splitlora/data';
+import { DATA_FORMATS, DataFormatError, encodeExamples, makeBatch, type EncodedExample } from '@splitlora/data';
 import type { FullModel } from '@splitlora/model';
 // TODO(lead): export readDataFile as '@splitlora/data/node' (packages/data/package.json has only ".").
 import { readDataFile } from '../../../../packages/data/src/files-node';
@@ -9,8 +9,6 @@ import { loadModel } from '../load-model';
 import { backendOption, intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
-
-export const DATA_FORMATS = ['e2e', 'csv', 'jsonl', 'text', 'auto'] as const;
 
 export interface ScoreResult {
   examples: number;

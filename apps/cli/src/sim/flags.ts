@@ -2,11 +2,10 @@
 // resolution into a model, training settings and data.
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parsePartitionSpec } from '@splitlora/data';
+import { DATA_FORMATS, parsePartitionSpec } from '@splitlora/data';
 import { defaultCut, isLoraTarget, type LoraTarget } from '@splitlora/model';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
-import { DATA_FORMATS } from '../commands/score';
 import { DEFAULT_MODEL_ID, resolveModel } from '../model-source';
 import { addEngineOptions, backendOption, intAtLeast, positiveNumber, type EngineFlags } from '../options';
 import { CliError, log } from '../output';
