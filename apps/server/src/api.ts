@@ -7,7 +7,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HealthInfo } from '@splitlora/protocol';
 import type { Evaluations } from './evaluations';
 import { metricsCsv } from './metrics-csv';
-import { ApiError, type RunManager } from './run-manager';
+import { DomainError, notFound, type DomainErrorKind } from './errors';
+import type { RunManager } from './run-manager';
 import { RunSettingsSchema } from './settings';
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
@@ -50,9 +51,19 @@ export function operatorAuth(expected: string) {
   };
 }
 
+/** The one place a domain error becomes an HTTP status. */
+const STATUS: Record<DomainErrorKind, number> = { invalid: 400, 'not-found': 404, conflict: 409 };
+
 export function registerApi(app: FastifyInstance, manager: RunManager, opts: { token: string; backend?: string; evaluations: Evaluations }): void {
   const auth = operatorAuth(opts.token);
   const mutating = { onRequest: auth };
+
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
+    if (err instanceof DomainError) return reply.code(STATUS[err.kind]).send({ error: err.code, message: err.message });
+    const status = err.validation ? 400 : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) app.log.error({ err }, 'request failed');
+    reply.code(status).send({ error: status === 500 ? 'E_INTERNAL' : 'E_BAD_REQUEST', message: status === 500 ? 'the server failed on this request; see its log' : err.message });
+  });
 
   // ok is false while the training worker is down or restarting: the server answers, but cannot train.
   app.get('/api/health', async (): Promise<HealthInfo> => {
@@ -92,7 +103,9 @@ export function registerApi(app: FastifyInstance, manager: RunManager, opts: { t
   });
 
   app.post<{ Body: Static<typeof CreateRunBody> }>('/api/runs', { ...mutating, schema: { body: CreateRunBody } }, async (req, reply) => {
-    const run = await manager.create(req.body ?? {});
+    const body = req.body ?? {};
+    if (body.evalData !== undefined) opts.evaluations.dataPath(body.evalData);
+    const run = await manager.create(body);
     return reply.code(201).send(manager.summary(run));
   });
 
@@ -111,7 +124,7 @@ export function registerApi(app: FastifyInstance, manager: RunManager, opts: { t
     return reply.code(202).send({ evaluationId: ev.id, evaluation: ev });
   });
   app.get<{ Params: IdParams }>('/api/runs/:id/evaluations', { schema: { params: IdParams } }, async (req) => {
-    if (!manager.exists(req.params.id)) throw new ApiError(404, 'E_NOT_FOUND', `no run "${req.params.id}"`);
+    if (!manager.exists(req.params.id)) throw notFound(`no run "${req.params.id}"`);
     return { evaluations: opts.evaluations.list(req.params.id) };
   });
 }

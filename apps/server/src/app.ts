@@ -10,7 +10,8 @@ import { sharedRecord } from './compute/compute-worker';
 import { resolveEngine, trainCompute, type EngineChoice, type ResolvedEngine } from './compute/engines';
 import { Evaluations } from './evaluations';
 import { registerApi } from './api';
-import { ApiError, RunManager, type LoadedModel } from './run-manager';
+import { DataRoot } from './data-root';
+import { RunManager, type LoadedModel } from './run-manager';
 import { attachSockets } from './socket';
 import { sendClientFile } from './model-files';
 import { configToHf } from '@splitlora/model';
@@ -30,6 +31,11 @@ export interface AppOptions {
    * Without it the history lives in memory and no checkpoints are written.
    */
   dataDir?: string;
+  /**
+   * The only directory evaluation data files are read from (paths resolve inside it; symlinks are
+   * refused). Default: dataDir; with neither, the server reads no data files.
+   */
+  dataRoot?: string;
   logger?: boolean | object;
   /** The tfjs backend of the compute workers (selectNodeBackend's names; default "auto"). */
   backend?: string;
@@ -93,14 +99,9 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     await manager.close();
   });
 
-  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
-    if (err instanceof ApiError) return reply.code(err.statusCode).send({ error: err.code, message: err.message });
-    const status = err.validation ? 400 : err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) app.log.error({ err }, 'request failed');
-    reply.code(status).send({ error: status === 500 ? 'E_INTERNAL' : 'E_BAD_REQUEST', message: status === 500 ? 'the server failed on this request; see its log' : err.message });
-  });
-
-  const evaluations = new Evaluations(manager, app.log, { backend, allowFaults: opts.computeFaults, engine });
+  const rootDir = opts.dataRoot ?? dataDir;
+  if (opts.dataRoot && !existsSync(opts.dataRoot)) throw new Error(`--data-root ${opts.dataRoot} does not exist; create it or point it at the directory that holds the evaluation data`);
+  const evaluations = new Evaluations(manager, app.log, { backend, allowFaults: opts.computeFaults, engine }, rootDir ? new DataRoot(rootDir) : null);
   registerApi(app, manager, { token: opts.token, backend, evaluations });
 
   // Where volunteer pages may train: the cluster's live nodes that have a public URL (none on a

@@ -11,11 +11,14 @@ import type { TensorRecord } from '@splitlora/model';
 import { loadLatestCheckpoint } from './checkpoint';
 import { ComputeWorker } from './compute/compute-worker';
 import type { EvaluationOutput } from './compute/messages';
-import { ApiError, type RunManager } from './run-manager';
+import type { DataRoot } from './data-root';
+import { noDataRoot } from './data-root';
+import { notFound } from './errors';
+import type { RunManager } from './run-manager';
 import { parseSettings } from './settings';
 
 export interface EvaluationRequest {
-  /** A data file on the server (e2e, csv, jsonl or text); default: the run's evalData, else a built-in synthetic held-out set. */
+  /** A data file inside the server's data root (e2e, csv, jsonl or text); default: the run's evalData, else a built-in synthetic held-out set. */
   data?: string;
   /** At most this many examples. */
   limit?: number;
@@ -32,21 +35,35 @@ export class Evaluations {
   /** The worker of the evaluation under way (tests reach it to break it). */
   worker: ComputeWorker | null = null;
 
-  constructor(private readonly manager: RunManager, private readonly log: FastifyBaseLogger, private readonly compute: { backend: string; allowFaults?: boolean; engine?: ResolvedEngine }) {}
+  constructor(
+    private readonly manager: RunManager,
+    private readonly log: FastifyBaseLogger,
+    private readonly compute: { backend: string; allowFaults?: boolean; engine?: ResolvedEngine },
+    /** Where data files may be read from; null: none (only the synthetic held-out set). */
+    private readonly dataRoot: DataRoot | null,
+  ) {}
+
+  /** The real path of a data file the operator named; throws a domain error outside the data root. */
+  dataPath(requested: string): string {
+    return this.dataRoot ? this.dataRoot.resolve(requested) : noDataRoot(requested);
+  }
 
   list(runId: string): EvaluationInfo[] {
     return this.byRun.get(runId) ?? [];
   }
 
   start(runId: string, req: EvaluationRequest): EvaluationInfo {
-    if (!this.manager.exists(runId)) throw new ApiError(404, 'E_NOT_FOUND', `no run "${runId}"`);
+    if (!this.manager.exists(runId)) throw notFound(`no run "${runId}"`);
     const live = this.manager.runs.get(runId);
     const settings = live ? live.settings : parseSettings(this.manager.store.getRun(runId)!.settings);
-    const data = req.data ?? settings.evalData ?? `synthetic E2E-style held-out set (200 examples, seed ${HELDOUT_SEED})`;
+    const requested = req.data ?? settings.evalData;
+    // Checked now, so a bad path is the request's 400, not a failed evaluation later.
+    const file = requested === undefined ? undefined : this.dataPath(requested);
+    const data = requested ?? `synthetic E2E-style held-out set (200 examples, seed ${HELDOUT_SEED})`;
     const ev: EvaluationInfo = { id: `eval-${randomBytes(3).toString('hex')}`, runId, status: 'queued', progress: 0, data, startedAt: Date.now() };
     this.byRun.set(runId, [...this.list(runId), ev]);
     // One at a time: each holds a whole model.
-    this.queue = this.queue.then(() => this.run(ev, req, req.data ?? settings.evalData));
+    this.queue = this.queue.then(() => this.run(ev, req, file));
     return ev;
   }
 

@@ -1,6 +1,8 @@
 // @splitlora/server: the Fastify + socket.io server of SplitLoRA.
 export { buildApp, DB_FILE, type AppOptions } from './app';
-export { ApiError, RunManager, type LoadedModel } from './run-manager';
+export { RunManager, type LoadedModel } from './run-manager';
+export { DomainError, type DomainErrorKind } from './errors';
+export { DataRoot } from './data-root';
 export { Run, type ClientRecord, type RunMetric, type RunRestore } from './run';
 export { ServerEngine, ComputeUnavailable, type EngineOptions } from './engine';
 export { LocalServerCompute, packStep, unpackStep, type PackedStep, type RowGrads, type RowSlice, type ServerCompute, type ServerPartSpec, type ServerSnapshot, type StepReply, type StepRequest } from './compute/server-compute';

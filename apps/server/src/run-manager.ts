@@ -10,6 +10,7 @@ import type { Server } from 'socket.io';
 import type { ClientInfo, RecoveryInfo, RunDetail, RunStatus, RunSummary } from '@splitlora/protocol';
 import { defaultCut, initLora, loraShapes, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import { adapterArchive } from './adapter-archive';
+import { conflict, invalid, notFound } from './errors';
 import { loadLatestCheckpoint, type CheckpointData } from './checkpoint';
 import { WorkerServerCompute } from './compute/compute-worker';
 import type { ServerPartSpec, ServerSnapshot } from './compute/server-compute';
@@ -27,13 +28,6 @@ export interface LoadedModel {
   id: string;
   config: GPT2Config;
   weights: TensorRecord;
-}
-
-/** An error the API answers with its status and code. */
-export class ApiError extends Error {
-  constructor(readonly statusCode: number, readonly code: string, message: string) {
-    super(message);
-  }
 }
 
 /** What a cluster coordinator (cluster/coordinator.ts) is told about runs; absent on a single server. */
@@ -81,7 +75,7 @@ export class RunManager {
 
   cutOf(s: RunSettings): number {
     const cut = s.cut || defaultCut(this.model.config);
-    if (cut < 1 || cut >= this.model.config.nLayer) throw new ApiError(400, 'E_BAD_REQUEST', `run settings/cut: ${cut} must be between 1 and ${this.model.config.nLayer - 1}`);
+    if (cut < 1 || cut >= this.model.config.nLayer) throw invalid(`run settings/cut: ${cut} must be between 1 and ${this.model.config.nLayer - 1}`);
     return cut;
   }
 
@@ -125,8 +119,8 @@ export class RunManager {
   // ---- creating and resuming ----------------------------------------------------------------
 
   async create(input: unknown): Promise<Run> {
-    if (this.current?.active) throw new ApiError(409, 'E_CONFLICT', `run ${this.current.id} is still ${this.current.state}; stop it first`);
-    if (this.creating) throw new ApiError(409, 'E_CONFLICT', 'another run is being created; try again in a moment');
+    if (this.current?.active) throw conflict(`run ${this.current.id} is still ${this.current.state}; stop it first`);
+    if (this.creating) throw conflict('another run is being created; try again in a moment');
     this.creating = true;
     try {
       return await this.createNow(input);
@@ -140,12 +134,12 @@ export class RunManager {
     try {
       settings = parseSettings(input);
     } catch (e) {
-      throw new ApiError(400, 'E_BAD_REQUEST', (e as Error).message);
+      throw invalid((e as Error).message);
     }
     const cut = this.cutOf(settings);
     const { config } = this.model;
     if (settings.batch > this.limits.maxBatch || settings.seqLen > Math.min(this.limits.maxSeqLen, config.nPositions)) {
-      throw new ApiError(400, 'E_BAD_REQUEST', `run settings: batch ${settings.batch} × seqLen ${settings.seqLen} exceeds this server's limit ${this.limits.maxBatch} × ${Math.min(this.limits.maxSeqLen, config.nPositions)} (raise --max-batch/--max-seq-len)`);
+      throw invalid(`run settings: batch ${settings.batch} × seqLen ${settings.seqLen} exceeds this server's limit ${this.limits.maxBatch} × ${Math.min(this.limits.maxSeqLen, config.nPositions)} (raise --max-batch/--max-seq-len)`);
     }
     const run = await this.build(settings, cut, {});
     this.store.insertRun({
@@ -363,7 +357,7 @@ export class RunManager {
       return { ...this.summary(live), clientList: [...live.clients.values()].map(clientInfo) };
     }
     const row = this.store.getRun(id);
-    if (!row) throw notFound(id);
+    if (!row) throw runNotFound(id);
     return { ...this.storedSummary(row), clientList: this.store.clients(id).map((c) => clientInfo({ ...c, connected: false })) };
   }
 
@@ -376,8 +370,8 @@ export class RunManager {
   live(id: string): Run {
     const run = this.runs.get(id);
     if (run) return run;
-    if (this.store.getRun(id)) throw new ApiError(409, 'E_CONFLICT', `run ${id} is not live on this server (it ended, or was interrupted and not resumed); start a new run instead`);
-    throw notFound(id);
+    if (this.store.getRun(id)) throw conflict(`run ${id} is not live on this server (it ended, or was interrupted and not resumed); start a new run instead`);
+    throw runNotFound(id);
   }
 
   /** Stops a run: the live one, or one the store still lists as going that this server did not resume. */
@@ -388,7 +382,7 @@ export class RunManager {
       return this.summary(run);
     }
     const row = this.store.getRun(id);
-    if (!row) throw notFound(id);
+    if (!row) throw runNotFound(id);
     if ((ACTIVE_STATUSES as readonly string[]).includes(row.status)) {
       this.store.updateRun(id, { status: 'stopped', round: row.round, globalStep: row.globalStep, lastLoss: row.lastLoss, at: Date.now() });
     }
@@ -402,7 +396,7 @@ export class RunManager {
   async adapterArchive(id: string): Promise<{ bytes: Uint8Array; filename: string }> {
     const live = this.runs.get(id);
     const row = live ? null : this.store.getRun(id);
-    if (!live && !row) throw notFound(id);
+    if (!live && !row) throw runNotFound(id);
     const settings = live ? live.settings : parseSettings(row!.settings);
     const cut = live ? live.opts.cut : row!.cut;
     let client: TensorRecord;
@@ -415,7 +409,7 @@ export class RunManager {
     } else {
       const dir = this.runDir(id);
       const loaded = dir ? await loadLatestCheckpoint(dir, () => {}, { quarantine: false }) : null;
-      if (!loaded?.checkpoint) throw new ApiError(404, 'E_NOT_FOUND', `run ${id} has no intact checkpoint on this server, so there is no adapter to download`);
+      if (!loaded?.checkpoint) throw notFound(`run ${id} has no intact checkpoint on this server, so there is no adapter to download`);
       ({ client, server } = loaded.checkpoint);
       round = loaded.checkpoint.state.nextRound;
     }
@@ -432,8 +426,8 @@ export class RunManager {
   }
 }
 
-function notFound(id: string): ApiError {
-  return new ApiError(404, 'E_NOT_FOUND', `no run "${id}"; GET /api/runs lists them`);
+function runNotFound(id: string) {
+  return notFound(`no run "${id}"; GET /api/runs lists them`);
 }
 
 function clientInfo(c: ClientRow & { connected: boolean }): ClientInfo {

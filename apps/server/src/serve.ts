@@ -15,6 +15,8 @@ export interface ServeOptions {
   engine?: ResolvedEngine;
   webDir?: string;
   dataDir?: string;
+  /** The directory evaluation data files are read from (default: dataDir). */
+  dataRoot?: string;
   /** Run settings to start right away (volunteers can join at once). */
   autoRun?: Record<string, unknown> | null;
   maxBatch?: number;
@@ -27,8 +29,8 @@ export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../../dist/web', import
 
 export async function serve(opts: ServeOptions) {
   const token = opts.token ?? randomBytes(12).toString('base64url');
-  const { app, manager } = await buildApp({
-    model: opts.model, token, backend: opts.backend, engine: opts.engine, webDir: opts.webDir ?? DEFAULT_WEB_DIR, dataDir: opts.dataDir,
+  const { app, manager, evaluations } = await buildApp({
+    model: opts.model, token, backend: opts.backend, engine: opts.engine, webDir: opts.webDir ?? DEFAULT_WEB_DIR, dataDir: opts.dataDir, dataRoot: opts.dataRoot,
     logger: { level: process.env.LOG_LEVEL ?? 'info' }, maxBatch: opts.maxBatch, maxSeqLen: opts.maxSeqLen, redis: opts.redis,
   });
   // Start the training worker now, so its backend is known (and a broken one fails here, loudly).
@@ -40,7 +42,10 @@ export async function serve(opts: ServeOptions) {
   const base = `http://${shown}:${port}`;
   // A run resumed from the data directory takes precedence over the first run of --run/auto-run.
   const resumed = manager.current?.active ? manager.current : null;
-  if (opts.autoRun && !resumed) await manager.create(opts.autoRun);
+  if (opts.autoRun && !resumed) {
+    if (typeof opts.autoRun.evalData === 'string') evaluations.dataPath(opts.autoRun.evalData);
+    await manager.create(opts.autoRun);
+  }
   const lines = [
     '',
     `  splitlora server: model ${opts.model.id} (${opts.model.config.nLayer} layers, d=${opts.model.config.nEmbd}), engine ${manager.compute.engine}, backend ${manager.compute.health.backend}`,
@@ -49,6 +54,7 @@ export async function serve(opts: ServeOptions) {
     `  Operator API:      ${base}/api/runs   (changes need "Authorization: Bearer ${token}")`,
     `  Operator token:    ${token}`,
     ...(opts.dataDir ? [`  Data directory:    ${opts.dataDir}`] : []),
+    ...(opts.dataRoot ? [`  Data root:         ${opts.dataRoot} (evaluation files)`] : []),
     ...(opts.redis ? [`  Cluster:           coordinator on ${opts.redis}; start nodes with "splitlora node --redis ${opts.redis} --port P"`] : []),
     ...(resumed ? [`  Resumed run:       ${resumed.id} at round ${resumed.round}, global step ${resumed.globalStep}`] : []),
     '',

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { Command } from 'commander';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { serve } from '@splitlora/server';
-import { resolveModel, DEFAULT_MODEL_ID } from '../model-source';
+import { DEFAULT_MODEL_ID, resolveModel } from '@splitlora/lab';
 import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
 import { CliError, log } from '../output';
 
@@ -15,6 +15,7 @@ interface ServeFlags extends EngineFlags {
   backend: string;
   token?: string;
   dataDir: string;
+  dataRoot?: string;
   autoRun: boolean;
   run?: string;
   maxBatch: number;
@@ -34,6 +35,7 @@ export function serveCommand(): Command {
     .addOption(backendOption())
     .option('--token <token>', 'operator token (default: random at each start)')
     .option('--data-dir <dir>', 'where runs are kept (SQLite history and checkpoints); an interrupted run there resumes at start', '.data')
+    .option('--data-root <dir>', 'the only directory evaluation data files are read from (default: the data directory)')
     .option('--no-auto-run', 'do not start a demo run; wait for the operator')
     .option('--run <file>', 'JSON file with the settings of the first run (instead of the demo run)')
     .option('--max-batch <n>', 'largest batch a run may use (sizes the message limit)', intAtLeast(1), 16)
@@ -54,7 +56,7 @@ export function serveCommand(): Command {
         }
       }
       const id = o.model ?? DEFAULT_MODEL_ID;
-      const { app } = await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, engine, dataDir: o.dataDir, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen, redis: o.redis });
+      const { app } = await serve({ model: { id: id.includes('/') && !id.startsWith('.') && !id.startsWith('/') ? id : basename(id), config, weights }, port: o.port, host: o.host, token: o.token, backend, engine, dataDir: o.dataDir, dataRoot: o.dataRoot, autoRun, maxBatch: o.maxBatch, maxSeqLen: o.maxSeqLen, redis: o.redis });
       // Ctrl-C / SIGTERM: write what is waiting and close the store; the run resumes at the next start.
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void app.close().finally(() => process.exit(0)));
       await new Promise(() => {}); // serve until killed
