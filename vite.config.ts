@@ -22,5 +22,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The last line of a run says how many tests skipped for want of the E2E data, and how to get it.
+    reporters: ['default', './test/support/e2e-skip-reporter.ts'],
   },
 });

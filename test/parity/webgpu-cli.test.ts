@@ -2,18 +2,18 @@
 // `score` gives the same NLL, and a short SplitLoRA run over loopback sockets trains and
 // follows the same losses. The model is as small as GPT-2's 50257-token vocabulary allows:
 // SwiftShader is slow at the [N, 50257] matmuls of the head.
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { e2eTitle, findE2EFile } from '@splitlora/data/node';
 import type { GPT2Config } from '@splitlora/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRandomModel } from '../../apps/cli/src/random-model';
-import { repoRoot, runCli, type CliRun } from '../../apps/cli/src/test-helpers';
+import { runCli, type CliRun } from '../../apps/cli/src/test-helpers';
 import { WEBGPU_SKIP, webgpuTitle } from '../support/webgpu';
 
 const SMALL: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
-const valid = resolve(repoRoot, '../shared/data/e2e/lora-format/valid.txt');
+const valid = findE2EFile('lora-format/valid.txt');
 const CLI_TIMEOUT_MS = 240_000;
 
 function ok(r: CliRun): Record<string, any> {
@@ -34,8 +34,8 @@ describe.skipIf(WEBGPU_SKIP !== null)(webgpuTitle('splitlora on --backend webgpu
     await rm(tmp, { recursive: true, force: true });
   });
 
-  it.skipIf(!existsSync(valid))('score: the same examples, tokens and mean NLL within 1e-4', async () => {
-    const args = ['score', '--model', modelDir, '--data', valid, '--format', 'e2e', '--limit', '2', '--batch', '2'];
+  it.skipIf(!valid)(e2eTitle('score: the same examples, tokens and mean NLL within 1e-4', valid), async () => {
+    const args = ['score', '--model', modelDir, '--data', valid!, '--format', 'e2e', '--limit', '2', '--batch', '2'];
     const [wasm, webgpu] = await Promise.all([runCli([...args, '--backend', 'wasm'], {}, CLI_TIMEOUT_MS), runCli([...args, '--backend', 'webgpu'], {}, CLI_TIMEOUT_MS)]);
     const w = ok(wasm), g = ok(webgpu);
     expect(webgpu.stderr).toMatch(/tfjs backend: webgpu \(requested; adapter vendor \S+/);

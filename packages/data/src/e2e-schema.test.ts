@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CORPUS_VALUES } from './corpus';
+import { e2eTitle, findE2EFile } from './e2e-location';
 import { e2eSchemaCorpus, e2eSchemaExamples, harvestMrValues, statesFact } from './e2e-schema';
 import { readMrValues } from './files-node';
 import { MR_SLOTS, formatMr, parseMr, type MrSlot } from './mr';
@@ -128,12 +129,12 @@ describe('e2eSchemaCorpus', () => {
   });
 });
 
-// The real dev split, where this checkout has it (never in CI): no generated text is a dev reference.
-const REAL_DEV = join(import.meta.dirname, '../../../../shared/data/e2e/lora-format/valid.txt');
+// The real dev split, where this checkout has it: no generated text is a dev reference.
+const REAL_DEV = findE2EFile('lora-format/valid.txt');
 // The file is read inside the test: a skipped describe still runs its body.
-describe.skipIf(!existsSync(REAL_DEV))('e2eSchemaCorpus on the real dev split', () => {
+describe.skipIf(!REAL_DEV)(e2eTitle('e2eSchemaCorpus on the real dev split', REAL_DEV), () => {
   it('harvests the eight slots and copies no reference', () => {
-    const dev = readFileSync(REAL_DEV, 'utf8').split('\n').filter(Boolean).map((l) => l.split('||').map((x) => x.trim()));
+    const dev = readFileSync(REAL_DEV!, 'utf8').split('\n').filter(Boolean).map((l) => l.split('||').map((x) => x.trim()));
     const real = harvestMrValues(dev.map(([mr]) => mr));
     for (const s of MR_SLOTS) expect(real[s].length, s).toBeGreaterThan(0);
     const refs = new Set(dev.map(([, ref]) => ref));

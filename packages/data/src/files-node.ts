@@ -41,3 +41,7 @@ export async function readMrValues(path: string, format: DataFormat | 'auto' = '
   if (examples.length === 0) throw new Error(`no MRs in ${path}: expected lora-format "MR||ref" lines or the official CSV`);
   return harvestMrValues(examples.map((e) => e.context));
 }
+
+export { E2E_DIR_ENV, E2E_SKIP_NOTE, e2eCacheDir, e2eMissingHelp, e2eSearchPath, e2eTitle, findE2EData, findE2EFile, holdsE2EData } from './e2e-location';
+export { E2E_FILES, E2E_TRAIN_FILES, e2eUrl } from './e2e-files';
+export type { E2EFile, E2ESource } from './e2e-files';

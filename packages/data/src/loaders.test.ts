@@ -1,12 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { e2eTitle, findE2EData, findE2EFile } from './e2e-location';
 import { DataFormatError } from './examples';
 import { detectFormat, parseDataFile, parseE2ECsv, parseE2EText, parseJsonl, parsePlainText } from './loaders';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const E2E = path.resolve(repoRoot, '../shared/data/e2e');
+const E2E = findE2EData() ?? '';
+const NEEDED = ['official-csv/devset.csv', 'official-csv/testset_w_refs.csv', 'official-csv/testset.csv', 'lora-format/valid.txt', 'lora-format/test.txt', 'lora-format/test_mrs_unique.txt'].map((f) => findE2EFile(f));
 const read = (p: string) => readFileSync(path.join(E2E, p), 'utf8');
 
 describe('parseE2EText', () => {
@@ -114,7 +114,7 @@ describe('format detection', () => {
   });
 });
 
-describe.skipIf(!existsSync(path.join(E2E, 'official-csv/devset.csv')))('official CSV vs lora-format', () => {
+describe.skipIf(NEEDED.includes(undefined))(e2eTitle('official CSV vs lora-format', ...NEEDED), () => {
   it('devset.csv converts to valid.txt: every MR, and all but 2 of 4,672 refs', () => {
     const fromCsv = parseE2ECsv(read('official-csv/devset.csv'), 'devset.csv').examples;
     const lora = parseE2EText(read('lora-format/valid.txt'), 'valid.txt').examples;

@@ -1,13 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { e2eTitle, findE2EFile } from './e2e-location';
 import { parseE2EText } from './loaders';
 import { MR_SLOTS, canonicalSlot, csvMrToLora, formatMr, mrOf, parseMr } from './mr';
 import { tokenizeE2E } from './word-tokenize';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const VALID = path.resolve(repoRoot, '../shared/data/e2e/lora-format/valid.txt');
+const VALID = findE2EFile('lora-format/valid.txt');
 
 describe('MRs', () => {
   it('parses and formats lora-format MRs', () => {
@@ -35,8 +33,8 @@ describe('MRs', () => {
     expect(csvMrToLora('')).toEqual({ problem: 'empty MR' });
   });
 
-  it.skipIf(!existsSync(VALID))('round-trips every MR of valid.txt and uses exactly the eight slots', () => {
-    const { examples } = parseE2EText(readFileSync(VALID, 'utf8'), 'valid.txt');
+  it.skipIf(!VALID)(e2eTitle('round-trips every MR of valid.txt and uses exactly the eight slots', VALID), () => {
+    const { examples } = parseE2EText(readFileSync(VALID!, 'utf8'), 'valid.txt');
     const keys = new Set<string>();
     for (const e of examples) {
       const slots = mrOf(e);

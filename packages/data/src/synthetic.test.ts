@@ -1,12 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { e2eTitle, findE2EFile } from './e2e-location';
 import { MR_SLOTS, mrOf } from './mr';
 import { SYNTHETIC_VALUES, syntheticE2E } from './synthetic';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const VALID = path.resolve(repoRoot, '../shared/data/e2e/lora-format/valid.txt');
+const VALID = findE2EFile('lora-format/valid.txt');
 
 describe('syntheticE2E', () => {
   const data = syntheticE2E({ n: 600, seed: 7 });
@@ -53,8 +51,8 @@ describe('syntheticE2E', () => {
     expect(() => syntheticE2E({ n: 5, refsPerMr: 9 })).toThrow('refsPerMr must be an integer in 1..4');
   });
 
-  it.skipIf(!existsSync(VALID))('shares no restaurant or landmark name with E2E', () => {
-    const real = readFileSync(VALID, 'utf8');
+  it.skipIf(!VALID)(e2eTitle('shares no restaurant or landmark name with E2E', VALID), () => {
+    const real = readFileSync(VALID!, 'utf8');
     for (const v of [...SYNTHETIC_VALUES.name, ...SYNTHETIC_VALUES.near]) {
       expect(real.includes(`name : ${v} `) || real.includes(`near : ${v}`)).toBe(false);
     }

@@ -1,12 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { e2eTitle, findE2EData, findE2EFile } from './e2e-location';
 import { parseE2EText, parseJsonl } from './loaders';
 import { EOS, decodeTokens, encodeExample, encodeText } from './tokenizer';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const E2E = path.resolve(repoRoot, '../shared/data/e2e');
+const E2E = findE2EData() ?? '';
+const NEEDED = ['valid', 'test'].flatMap((s) => [`lora-format/${s}.txt`, `splitlora-jsonl/${s}.jsonl`, `splitlora-jsonl/${s}_formatted.jsonl`]).map((f) => findE2EFile(f));
 
 describe('GPT-2 BPE', () => {
   it('encodes SplitLoRA-style: BPE(context)+EOS, BPE(" "+completion)+EOS', () => {
@@ -28,7 +28,7 @@ describe('GPT-2 BPE', () => {
   });
 });
 
-describe.skipIf(!existsSync(path.join(E2E, 'splitlora-jsonl/valid.jsonl')))('parity with SplitLoRA ids', () => {
+describe.skipIf(NEEDED.includes(undefined))(e2eTitle('parity with SplitLoRA ids', ...NEEDED), () => {
   for (const split of ['valid', 'test']) {
     it(`every ${split} line encodes to SplitLoRA's ids`, () => {
       const { examples } = parseE2EText(readFileSync(path.join(E2E, `lora-format/${split}.txt`), 'utf8'), `${split}.txt`);

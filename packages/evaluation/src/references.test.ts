@@ -1,14 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { parseE2EText } from '@splitlora/data';
+import { e2eTitle, findE2EFile } from '@splitlora/data/node';
 import { readGroupedRefs } from '@splitlora/metrics';
 import { describe, expect, it } from 'vitest';
 import { formatGroupedRefs, formatLines, groupByMr } from './references';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const dir = resolve(repoRoot, '../shared/data/e2e/lora-format');
-const files = ['test.txt', 'test_refs_grouped.txt', 'test_mrs_unique.txt'].map((f) => resolve(dir, f));
+const found = ['test.txt', 'test_refs_grouped.txt', 'test_mrs_unique.txt'].map((f) => findE2EFile(`lora-format/${f}`));
+const files = found.map((f) => f ?? '');
 
 describe('groupByMr', () => {
   it('groups by MR in first-appearance order, non-contiguous repeats included', () => {
@@ -27,7 +25,7 @@ describe('groupByMr', () => {
     expect(readGroupedRefs(formatGroupedRefs(g.refs))).toEqual(g.refs);
   });
 
-  describe.skipIf(!files.every((f) => existsSync(f)))('on the E2E test set', () => {
+  describe.skipIf(found.includes(undefined))(e2eTitle('on the E2E test set', ...found), () => {
     it("reproduces SplitLoRA/LoRA's e2e_ref.txt and the unique-MR list byte for byte", () => {
       const [test, refsFile, mrsFile] = files.map((f) => readFileSync(f, 'utf8'));
       const { examples, skipped } = parseE2EText(test, files[0]);

@@ -1,18 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { e2eTitle, findE2EFile } from '@splitlora/data/node';
 import { describe, expect, it } from 'vitest';
 import { MetricsInputError, computeE2EMetrics, readGroupedRefs, readHyps } from './index';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const exampleDir = path.resolve(repoRoot, '../shared/data/e2e/metrics-example');
-const refsFile = path.join(exampleDir, 'devel-conc.txt');
-const hypsFile = path.join(exampleDir, 'baseline-output.txt');
+const refsFile = findE2EFile('metrics-example/devel-conc.txt');
+const hypsFile = findE2EFile('metrics-example/baseline-output.txt');
 
-describe.skipIf(!existsSync(refsFile) || !existsSync(hypsFile))('computeE2EMetrics on e2e-metrics example-inputs', () => {
+describe.skipIf(!refsFile || !hypsFile)(e2eTitle('computeE2EMetrics on e2e-metrics example-inputs', refsFile, hypsFile), () => {
   // Read only when present: describe bodies run even when skipped.
-  const refs = existsSync(refsFile) ? readGroupedRefs(readFileSync(refsFile, 'utf8')) : [];
-  const hyps = existsSync(hypsFile) ? readHyps(readFileSync(hypsFile, 'utf8')) : [];
+  const refs = refsFile && hypsFile ? readGroupedRefs(readFileSync(refsFile, 'utf8')) : [];
+  const hyps = refsFile && hypsFile ? readHyps(readFileSync(hypsFile, 'utf8')) : [];
   const scores = computeE2EMetrics(refs, hyps);
 
   it('reads 10 instances', () => {
