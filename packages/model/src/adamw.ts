@@ -1,7 +1,7 @@
 // AdamW as SplitLoRA's (microsoft/LoRA) optimiser: bias-corrected Adam step, then decoupled
 // weight decay p -= lr·wd·p. State is named tensors, so it can be checkpointed and resumed.
 import * as tf from '@tensorflow/tfjs';
-import type { TensorRecord } from './tensor-record';
+import type { TensorRecord } from '@splitlora/tensor';
 
 export interface AdamWConfig {
   lr: number;

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { TensorRecord } from '@splitlora/tensor';
 import { SPLITLORA_ADAMW } from './adamw';
 import { initGpt2Weights } from './checkpoint/init';
 import { adapterFromPeft, adapterToPeft } from './checkpoint/peft';
 import type { GPT2Config } from './config';
 import { initLora, mergeLora, type LoraConfig } from './lora';
 import { FullModel, toWeights } from './split';
-import type { TensorRecord } from './tensor-record';
 
 const cfg: GPT2Config = { vocabSize: 61, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
 const lora: LoraConfig = { r: 2, alpha: 6, dropout: 0.1, targets: ['q', 'v', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] };

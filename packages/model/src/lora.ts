@@ -2,10 +2,9 @@
 // Internal layout: A [d_in, r], B [r, d_out], keys "h.{i}.{target}.lora_A" / ".lora_B".
 // q/k/v adapters act on d-wide slices of the fused c_attn output; "c_attn" adapts all of it.
 import * as tf from '@tensorflow/tfjs';
+import { hashString, sfc32, type TensorRecord } from '@splitlora/tensor';
 import type { GPT2Config } from './config';
 import { loraDims, loraKey, type LoraConfig, type LoraTarget } from './checkpoint/lora-types';
-import { hashString, sfc32 } from './checkpoint/prng';
-import type { TensorRecord } from './tensor-record';
 
 export { loraKey, type LoraConfig, type LoraTarget };
 

@@ -8,11 +8,11 @@
 // AdamW (decoupled decay on matrices only), warm-up then cosine or linear decay, global-norm
 // clipping. Everything is deterministic, so a resumed run continues bit-exactly.
 import * as tf from '@tensorflow/tfjs';
+import type { TensorRecord } from '@splitlora/tensor';
 import { AdamW, type AdamWConfig } from './adamw';
 import type { GPT2Config } from './config';
 import { attentionCore, causalMask, geluTanh } from './gpt2';
 import type { TokenBatch } from './split';
-import type { TensorRecord } from './tensor-record';
 
 export interface PretrainSettings {
   /** Total optimiser steps of the run (the schedule decays to its end). */

@@ -4,10 +4,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { TensorRecord } from '@splitlora/tensor';
 import { initGpt2Weights } from './checkpoint/init';
 import { clientTensorNames } from './checkpoint/hf-gpt2';
 import { ClientModel, FullModel, MiddleModel, toWeights } from './split';
-import type { TensorRecord } from './tensor-record';
 import { cfg, loraCfg, optimizer, randomAdapter } from './split-test-fixture';
 
 

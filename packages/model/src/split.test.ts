@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { TensorRecord } from '@splitlora/tensor';
 import { initGpt2Weights } from './checkpoint/init';
 import { lmHead, resolveTransientPacks, resolveTransposedCopies, runBlocks, transposedBytes } from './gpt2';
 import { maskWeights } from './loss';
 import { ClientModel, FullModel, ServerModel, disposeWeights, frozenMatmulBytes, toWeights } from './split';
-import type { TensorRecord } from './tensor-record';
 import { cfg, loraCfg, optimizer, randomAdapter } from './split-test-fixture';
 
 

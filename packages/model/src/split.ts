@@ -5,12 +5,12 @@
 // The client recomputes its forward pass inside backward (tfjs keeps no tape across the network
 // round trip). LoRA dropout masks come from a per-step seed, so the recomputation is exact.
 import * as tf from '@tensorflow/tfjs';
+import type { TensorRecord } from '@splitlora/tensor';
 import { AdamW, type AdamWConfig } from './adamw';
 import type { GPT2Config } from './config';
 import { embed, finalNorm, gatherRows, lmHead, releaseTransposed, resolveTransientPacks, resolveTransposedCopies, runBlocks, runBlocksNoGrad, tiedEmbedding, type LayerCache, type Weights } from './gpt2';
 import { initLora, loraShapes, type Lora, type LoraConfig, type LoraDropout } from './lora';
 import { activeRows, maskWeights, tiedHeadLoss, tiedHeadNll } from './loss';
-import type { TensorRecord } from './tensor-record';
 
 /** One batch, row-major [B, T]: inputs, next-token targets and the loss mask. */
 export interface TokenBatch {

@@ -10,5 +10,7 @@ export interface HostTensor {
 export type TensorRecord = Record<string, HostTensor>;
 
 export function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { TensorRecord } from '../tensor-record';
-import { CheckpointError } from './errors';
+import { TensorError } from './errors';
 import { roundToBf16, roundToF16 } from './float16';
+import type { TensorRecord } from './host-tensor';
 import { decodeTensor, parseHeader, parseSafetensors, writeSafetensors } from './safetensors';
 
 const t = (shape: number[], ...vals: number[]): { shape: number[]; data: Float32Array } => ({ shape, data: new Float32Array(vals) });
@@ -20,8 +20,8 @@ function expectError(fn: () => unknown, code: string, ...fragments: string[]): v
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(CheckpointError);
-    expect((e as CheckpointError).code).toBe(code);
+    expect(e).toBeInstanceOf(TensorError);
+    expect((e as TensorError).code).toBe(code);
     for (const f of fragments) expect((e as Error).message).toContain(f);
     return;
   }

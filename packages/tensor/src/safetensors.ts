@@ -2,9 +2,9 @@
 // Layout: u64 LE header length N | N bytes of JSON header | tensor data.
 // Header: { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__?: {string: string} },
 // offsets relative to the start of the data section.
-import { numel, type HostTensor, type TensorRecord } from '../tensor-record';
-import { CheckpointError, fmtShape } from './errors';
+import { TensorError, fmtShape } from './errors';
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from './float16';
+import { numel, type HostTensor, type TensorRecord } from './host-tensor';
 
 /** The dtypes we decode and write. */
 export type Dtype = 'F32' | 'F16' | 'BF16';
@@ -40,11 +40,11 @@ const isLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Reads N from the first 8 bytes. `what` names the file in errors. */
 export function readHeaderLength(prefix: Uint8Array, what = 'safetensors buffer'): number {
   if (prefix.length < 8) {
-    throw new CheckpointError('TRUNCATED', `${what}: truncated header: only ${prefix.length} bytes, but the 8-byte header-length prefix alone needs 8 (file incomplete or not safetensors)`);
+    throw new TensorError('TRUNCATED', `${what}: truncated header: only ${prefix.length} bytes, but the 8-byte header-length prefix alone needs 8 (file incomplete or not safetensors)`);
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
-    throw new CheckpointError('BAD_HEADER', `${what}: header length ${n} is over the 100 MB limit: not a safetensors file?`);
+    throw new TensorError('BAD_HEADER', `${what}: header length ${n} is over the 100 MB limit: not a safetensors file?`);
   }
   return Number(n);
 }
@@ -56,15 +56,15 @@ export function readHeaderLength(prefix: Uint8Array, what = 'safetensors buffer'
 export function parseHeader(bytes: Uint8Array, totalSize = bytes.length, what = 'safetensors buffer'): SafetensorsHeader {
   const n = readHeaderLength(bytes, what);
   if (bytes.length < 8 + n || totalSize < 8 + n) {
-    throw new CheckpointError('TRUNCATED', `${what}: truncated header: it declares a ${n}-byte JSON header but only ${Math.min(bytes.length, totalSize) - 8} bytes follow the length prefix (file incomplete?)`);
+    throw new TensorError('TRUNCATED', `${what}: truncated header: it declares a ${n}-byte JSON header but only ${Math.min(bytes.length, totalSize) - 8} bytes follow the length prefix (file incomplete?)`);
   }
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    throw new CheckpointError('BAD_HEADER', `${what}: invalid JSON header (${(e as Error).message}): file corrupt or not safetensors`, { cause: e });
+    throw new TensorError('BAD_HEADER', `${what}: invalid JSON header (${(e as Error).message}): file corrupt or not safetensors`, { cause: e });
   }
-  if (!isPlainObject(json)) throw new CheckpointError('BAD_HEADER', `${what}: JSON header must be an object`);
+  if (!isPlainObject(json)) throw new TensorError('BAD_HEADER', `${what}: JSON header must be an object`);
 
   const dataLen = totalSize - 8 - n;
   const tensors: Record<string, TensorInfo> = {};
@@ -82,13 +82,13 @@ export function parseHeader(bytes: Uint8Array, totalSize = bytes.length, what = 
 function parseMetadata(entry: unknown, what: string): Record<string, string> {
   if (entry === null) return {};
   if (!isPlainObject(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
-    throw new CheckpointError('BAD_HEADER', `${what}: __metadata__ must map strings to strings`);
+    throw new TensorError('BAD_HEADER', `${what}: __metadata__ must map strings to strings`);
   }
   return { ...(entry as Record<string, string>) };
 }
 
 function parseEntry(name: string, entry: unknown, dataLen: number, what: string): TensorInfo {
-  const bad = (why: string) => new CheckpointError('BAD_HEADER', `${what}: tensor "${name}": ${why}`);
+  const bad = (why: string) => new TensorError('BAD_HEADER', `${what}: tensor "${name}": ${why}`);
   if (!isPlainObject(entry)) throw bad('entry must be an object with dtype, shape and data_offsets');
   const { dtype, shape, data_offsets: offs } = entry as Record<string, unknown>;
   if (typeof dtype !== 'string') throw bad('missing "dtype"');
@@ -96,15 +96,15 @@ function parseEntry(name: string, entry: unknown, dataLen: number, what: string)
   if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) throw bad('"data_offsets" must be [begin, end]');
   const size = DTYPE_BYTES[dtype];
   if (size === undefined) {
-    throw new CheckpointError('UNSUPPORTED_DTYPE', `${what}: tensor "${name}" has unknown dtype "${dtype}" (supported: ${SUPPORTED_DTYPES.join(', ')})`);
+    throw new TensorError('UNSUPPORTED_DTYPE', `${what}: tensor "${name}" has unknown dtype "${dtype}" (supported: ${SUPPORTED_DTYPES.join(', ')})`);
   }
   const [begin, end] = offs as [number, number];
   if (begin > end || end > dataLen) {
-    throw new CheckpointError('BAD_OFFSETS', `${what}: tensor "${name}": data_offsets [${begin}, ${end}] fall outside the ${dataLen}-byte data section (file truncated or corrupt)`);
+    throw new TensorError('BAD_OFFSETS', `${what}: tensor "${name}": data_offsets [${begin}, ${end}] fall outside the ${dataLen}-byte data section (file truncated or corrupt)`);
   }
   const want = numel(shape) * size;
   if (end - begin !== want) {
-    throw new CheckpointError('BAD_OFFSETS', `${what}: tensor "${name}": data_offsets span ${end - begin} bytes but shape ${fmtShape(shape)} × ${dtype} needs ${want}`);
+    throw new TensorError('BAD_OFFSETS', `${what}: tensor "${name}": data_offsets span ${end - begin} bytes but shape ${fmtShape(shape)} × ${dtype} needs ${want}`);
   }
   return { dtype, shape: [...shape], dataOffsets: [begin, end] };
 }
@@ -121,7 +121,7 @@ export function decodeTensor(name: string, info: TensorInfo, raw: Uint8Array): H
     case 'BF16':
       return { shape, data: bf16ArrayToF32(readU16(raw, n)) };
     default:
-      throw new CheckpointError('UNSUPPORTED_DTYPE', `tensor "${name}" has dtype ${info.dtype}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}); convert the checkpoint first`);
+      throw new TensorError('UNSUPPORTED_DTYPE', `tensor "${name}" has dtype ${info.dtype}, which is not supported (supported: ${SUPPORTED_DTYPES.join(', ')}); convert the checkpoint first`);
   }
 }
 
@@ -165,11 +165,11 @@ export function writeSafetensors(tensors: TensorRecord, opts: WriteOptions = {})
   const dtypeOf = typeof opts.dtype === 'function' ? opts.dtype : () => (opts.dtype as Dtype | undefined) ?? 'F32';
   const entries = Object.entries(tensors).map(([name, t]) => {
     if (t.data.length !== numel(t.shape)) {
-      throw new CheckpointError('SHAPE_MISMATCH', `tensor "${name}": ${t.data.length} values do not fill shape ${fmtShape(t.shape)}`);
+      throw new TensorError('SHAPE_MISMATCH', `tensor "${name}": ${t.data.length} values do not fill shape ${fmtShape(t.shape)}`);
     }
     const dtype = dtypeOf(name);
     if (!SUPPORTED_DTYPES.includes(dtype)) {
-      throw new CheckpointError('UNSUPPORTED_DTYPE', `cannot write tensor "${name}" as ${dtype} (supported: ${SUPPORTED_DTYPES.join(', ')})`);
+      throw new TensorError('UNSUPPORTED_DTYPE', `cannot write tensor "${name}" as ${dtype} (supported: ${SUPPORTED_DTYPES.join(', ')})`);
     }
     return { name, t, dtype, bytes: encode(t.data, dtype) };
   });

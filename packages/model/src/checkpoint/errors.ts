@@ -1,10 +1,10 @@
 // One error type for everything under checkpoint/: a stable code for programs, a message for people.
+// Malformed safetensors bytes throw @splitlora/tensor's TensorError, with the same codes.
+export { fmtShape } from '@splitlora/tensor';
 
 export type CheckpointErrorCode =
-  | 'TRUNCATED'          // buffer/file shorter than its header says
-  | 'BAD_HEADER'         // safetensors JSON header is not valid JSON or has malformed entries
-  | 'UNSUPPORTED_DTYPE'  // a tensor we must decode is not F32/F16/BF16
-  | 'BAD_OFFSETS'        // data_offsets out of range or not matching shape × dtype size
+  | 'TRUNCATED'          // file shorter than its header says
+  | 'BAD_HEADER'         // config.json or checkpoint metadata is not valid JSON or malformed
   | 'MISSING_FILE'
   | 'MISSING_TENSOR'
   | 'SHAPE_MISMATCH'
@@ -28,8 +28,4 @@ export class CheckpointError extends Error {
 export function listNames(names: readonly string[], max = 8): string {
   const shown = names.slice(0, max).join(', ');
   return names.length > max ? `${shown} and ${names.length - max} more` : shown;
-}
-
-export function fmtShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
 }

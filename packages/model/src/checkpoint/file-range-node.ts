@@ -1,8 +1,8 @@
 // Reads a safetensors file piecewise: header first, then only the byte ranges asked for, so a
 // client can load 3 blocks of a 1.4 GB gpt2-medium without reading the rest.
 import { open, type FileHandle } from 'node:fs/promises';
+import { parseHeader, readHeaderLength, type SafetensorsHeader, type TensorInfo } from '@splitlora/tensor';
 import { CheckpointError } from './errors';
-import { parseHeader, readHeaderLength, type SafetensorsHeader, type TensorInfo } from './safetensors';
 
 export interface SafetensorsFile {
   path: string;

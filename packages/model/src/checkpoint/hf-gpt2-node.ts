@@ -1,12 +1,11 @@
 // Node: load/save a Hugging Face GPT-2 directory (config.json + model.safetensors).
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { decodeTensor, type Dtype, type TensorRecord } from '@splitlora/tensor';
 import type { GPT2Config } from '../config';
-import type { TensorRecord } from '../tensor-record';
 import { CheckpointError } from './errors';
 import { openSafetensorsFile } from './file-range-node';
 import { planGpt2Load, saveGpt2Files, type Gpt2Checkpoint, type LoadOptions } from './hf-gpt2';
-import { decodeTensor, type Dtype } from './safetensors';
 
 /** Reads config.json and only the included tensors' byte ranges of model.safetensors. */
 export async function loadGpt2Dir(dir: string, opts: LoadOptions = {}): Promise<Gpt2Checkpoint> {

@@ -1,14 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseSafetensors, roundToF16, writeSafetensors, type TensorRecord } from '@splitlora/tensor';
 import { configFromHf } from '../config';
-import type { TensorRecord } from '../tensor-record';
-import { roundToF16 } from './float16';
 import {
   clientTensorNames, gpt2ParamShapes, loadGpt2FromFiles, saveGpt2Files, serverTensorNames,
 } from './hf-gpt2';
 import { initGpt2Weights } from './init';
-import { parseSafetensors, writeSafetensors } from './safetensors';
 import { TINY, expectCheckpointError, expectSameBits, fixtureDir, hasFixture } from './test-helpers';
 
 const configJson = () => saveGpt2Files(TINY, initGpt2Weights(TINY, 1)).configJson;

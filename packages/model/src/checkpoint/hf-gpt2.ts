@@ -1,12 +1,11 @@
 // Hugging Face GPT-2 checkpoints (config.json + model.safetensors) <-> GPT2Config + TensorRecord.
 // Canonical names are HF's without the "transformer." prefix; Conv1D weights stay [in, out].
-import { configFromHf, configToHf, validateConfig, type GPT2Config } from '../config';
-import type { TensorRecord } from '../tensor-record';
-import { CheckpointError, fmtShape, listNames } from './errors';
 import {
   decodeTensor, parseHeader, tensorBytes, writeSafetensors,
-  type Dtype, type SafetensorsHeader, type TensorInfo,
-} from './safetensors';
+  type Dtype, type SafetensorsHeader, type TensorInfo, type TensorRecord,
+} from '@splitlora/tensor';
+import { configFromHf, configToHf, validateConfig, type GPT2Config } from '../config';
+import { CheckpointError, fmtShape, listNames } from './errors';
 
 export interface LoadOptions {
   /** Selects canonical names to load; others are not decoded and not required. */

@@ -2,11 +2,9 @@
 export { CheckpointError, type CheckpointErrorCode } from './errors';
 export {
   bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, roundToBf16, roundToF16,
-} from './float16';
-export {
   SUPPORTED_DTYPES, decodeTensor, parseHeader, parseSafetensors, readHeaderLength, writeSafetensors,
   type Dtype, type ParsedSafetensors, type SafetensorsHeader, type TensorInfo, type WriteOptions,
-} from './safetensors';
+} from '@splitlora/tensor';
 export {
   blockOf, checkGpt2Weights, clientTensorNames, gpt2ParamShapes, loadGpt2FromFiles, planGpt2Load,
   saveGpt2Files, serverTensorNames, type Gpt2Checkpoint, type Gpt2LoadPlan, type LoadOptions,

@@ -1,10 +1,9 @@
 // GPT-2's initialisation, as transformers' GPT2PreTrainedModel._init_weights does it:
 // Conv1D and Embedding weights ~ N(0, 0.02²); both c_proj weights ~ N(0, (0.02/√(2·n_layer))²)
 // (GPT-2 paper's residual scaling); biases 0; LayerNorm weight 1, bias 0.
+import { fillNormal, hashString, sfc32, type TensorRecord } from '@splitlora/tensor';
 import type { GPT2Config } from '../config';
-import type { TensorRecord } from '../tensor-record';
 import { gpt2ParamShapes } from './hf-gpt2';
-import { fillNormal, hashString, sfc32 } from './prng';
 
 export const INITIALIZER_RANGE = 0.02;
 

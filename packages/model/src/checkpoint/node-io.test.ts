@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { roundToF16 } from './float16';
+import { roundToF16 } from '@splitlora/tensor';
 import { openSafetensorsFile } from './file-range-node';
 import { clientTensorNames, loadGpt2FromFiles } from './hf-gpt2';
 import { loadGpt2Dir, saveGpt2Dir } from './hf-gpt2-node';

@@ -1,7 +1,7 @@
 // Node: PEFT adapter directories (adapter_config.json + adapter_model.safetensors).
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { TensorRecord } from '../tensor-record';
+import type { TensorRecord } from '@splitlora/tensor';
 import { CheckpointError } from './errors';
 import { readText, writeAtomic } from './hf-gpt2-node';
 import type { LoraConfig } from './lora-types';

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { HostTensor, TensorRecord } from '../tensor-record';
-import { roundToF16 } from './float16';
+import { parseSafetensors, roundToF16, writeSafetensors, type HostTensor, type TensorRecord } from '@splitlora/tensor';
 import { loraKey, type LoraConfig, type LoraTarget } from './lora-types';
 import { adapterFromPeft, adapterToPeft } from './peft';
-import { parseSafetensors, writeSafetensors } from './safetensors';
 import { expectCheckpointError } from './test-helpers';
 
 const d = 8;

@@ -4,13 +4,12 @@
 //   A_peft = [A_q | A_v]ᵀ  (r' = r · slices),  B_peft [3d, r'] block-structured, zeros elsewhere,
 //   lora_alpha = alpha · r' / r  so PEFT's scaling equals ours and outputs are identical.
 // Our own layout rides along in the safetensors metadata ("splitlora") so q/v come back as slices.
-import type { HostTensor, TensorRecord } from '../tensor-record';
+import { parseSafetensors, writeSafetensors, type Dtype, type HostTensor, type TensorRecord } from '@splitlora/tensor';
 import { CheckpointError, fmtShape, listNames } from './errors';
 import {
   LORA_TARGETS, isLoraTarget, loraDims, loraKey, parseLoraKey, qkvOffset,
   type LoraConfig, type LoraTarget,
 } from './lora-types';
-import { parseSafetensors, writeSafetensors, type Dtype } from './safetensors';
 
 type PeftModule = 'attn.c_attn' | 'attn.c_proj' | 'mlp.c_fc' | 'mlp.c_proj';
 const PEFT_MODULES: readonly PeftModule[] = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];

@@ -5,11 +5,10 @@
 //   state.json                        step, data position and the run's settings (caller's JSON)
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseSafetensors, writeSafetensors, type TensorRecord } from '@splitlora/tensor';
 import type { GPT2Config } from '../config';
-import type { TensorRecord } from '../tensor-record';
 import { CheckpointError } from './errors';
 import { loadGpt2Dir, saveGpt2Dir } from './hf-gpt2-node';
-import { parseSafetensors, writeSafetensors } from './safetensors';
 
 export interface PretrainCheckpoint {
   config: GPT2Config;

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TensorError } from '@splitlora/tensor';
 import { expect } from 'vitest';
 import type { GPT2Config } from '../config';
 import { CheckpointError } from './errors';
@@ -33,9 +34,10 @@ export async function expectCheckpointErrorAsync(p: Promise<unknown>, code: stri
   checkError(caught, code, fragments);
 }
 
+// Loaders throw CheckpointError for what they check and TensorError for malformed safetensors bytes.
 function checkError(e: unknown, code: string, fragments: string[]): void {
-  expect(e, `expected a ${code} error`).toBeInstanceOf(CheckpointError);
-  expect((e as CheckpointError).code).toBe(code);
+  expect(e instanceof CheckpointError || e instanceof TensorError, `expected a ${code} error, got ${String(e)}`).toBe(true);
+  expect((e as CheckpointError | TensorError).code).toBe(code);
   for (const f of fragments) expect((e as Error).message).toContain(f);
 }
 
