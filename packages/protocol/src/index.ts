@@ -1,5 +1,5 @@
 // @splitlora/protocol: what travels between the server and browser clients, and how it is
-// checked. Pure TypeScript, runs in browsers and Node.
+// checked. Pure TypeScript on @splitlora/tensor's host tensors; runs in browsers and Node.
 export { ERROR_CODES, ERROR_CODE_LIST, ProtocolError, isProtocolError, type ErrorCode } from './errors';
 export { msgpackParser, Encoder, Decoder, PacketType, protocol, checkPacket, type Packet } from './parser';
 export {

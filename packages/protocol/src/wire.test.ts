@@ -28,7 +28,7 @@ function randomTensor(shape: number[], seed: number, spread = 4): { shape: numbe
 }
 
 
-// The float16 conversion itself is tested with the checkpoint loader's (packages/model/src/checkpoint/float16.test.ts).
+// The float16 conversion itself is tested in packages/tensor/src/float16.test.ts.
 describe('encodeTensor / decodeTensor', () => {
   const shape = [2, 5, 48];
 

@@ -9,16 +9,11 @@
 // Gradients are small (≈1e-5 and below for long sequences), so 'f16' or 'int8' for gradients
 // trades accuracy for bandwidth; 'f32' is the safe default.
 
-import { f16ArrayToF32, f16ToF32 as f16ToF32Scalar, f32ArrayToF16 } from '@splitlora/model/float16';
+import { f16ArrayToF32, f16ToF32 as f16ToF32Scalar, f32ArrayToF16, numel, type HostTensor } from '@splitlora/tensor';
 import { ProtocolError } from './errors';
 
-/** A tensor in host memory; structurally the same as @splitlora/model's HostTensor. */
-export interface HostTensor {
-  shape: number[];
-  data: Float32Array;
-}
-/** Named tensors; structurally the same as @splitlora/model's TensorRecord. */
-export type TensorRecord = Record<string, HostTensor>;
+// Re-exported: the protocol's users name host tensors through it.
+export { numel, type HostTensor, type TensorRecord } from '@splitlora/tensor';
 
 export type WireFormat = 'f32' | 'f16' | 'int8';
 export const WIRE_FORMATS: readonly WireFormat[] = ['f32', 'f16', 'int8'];
@@ -27,12 +22,6 @@ export type WireTensor =
   | { fmt: 'f32'; shape: number[]; data: Float32Array }
   | { fmt: 'f16'; shape: number[]; data: Uint16Array }
   | { fmt: 'int8'; shape: number[]; data: Int8Array; scale: Float32Array /* [rows] */ };
-
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const s of shape) n *= s;
-  return n;
-}
 
 /** Bytes one tensor of this shape takes on the wire (payload only, no msgpack headers). */
 export function wireBytes(shape: readonly number[], fmt: WireFormat): number {
@@ -130,8 +119,8 @@ function rowLength(shape: readonly number[]): number {
 }
 
 // ---- float16 ----------------------------------------------------------------------------
-// The conversions are the checkpoint loader's (pure TypeScript, no tfjs); the wire adds the rule
-// that a finite value must not overflow into Inf on the way.
+// The conversions are @splitlora/tensor's; the wire adds the rule that a finite value must not
+// overflow into Inf on the way.
 
 export const f16ToF32: (src: Uint16Array) => Float32Array = f16ArrayToF32;
 
