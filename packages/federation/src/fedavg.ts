@@ -1,17 +1,13 @@
-// FedAvg arithmetic: the example-weighted mean of named tensor records. Pure, no I/O; inputs are
-// assumed validated (protocol's checkAdapter), so a mismatch here is a bug and throws.
+// FedAvg: the example-weighted mean of named tensor records. Pure, no I/O; inputs are assumed
+// validated (protocol's checkAdapter), so a mismatch here is a bug and throws, naming the client.
 //
 //   avg[name][i] = Σ_k examples_k · tensors_k[name][i] / Σ_k examples_k
 //
-// Sums run in float64 (Float64Array accumulators) and the result is rounded once to float32,
-// so the outcome does not depend on client order beyond float64 rounding.
+// The arithmetic is @splitlora/tensor's weightedMean: float64 sums in client order, rounded once
+// to float32, so the outcome does not depend on client order beyond float64 rounding.
+import { weightedMean, type TensorRecord } from '@splitlora/tensor';
 
-/** Structurally the same as @splitlora/model's HostTensor / TensorRecord. */
-export interface HostTensor {
-  shape: number[];
-  data: Float32Array;
-}
-export type TensorRecord = Record<string, HostTensor>;
+export type { HostTensor, TensorRecord } from '@splitlora/tensor';
 
 export interface WeightedUpdate {
   tensors: TensorRecord;
@@ -34,21 +30,8 @@ export function fedAvg(updates: readonly WeightedUpdate[]): TensorRecord {
   });
   if (total === 0) throw new AggregationError('fedAvg: the total example count is 0; at least one client must report examples > 0');
 
-  const out: TensorRecord = {};
-  for (const [name, shape] of Object.entries(commonShapes('fedAvg', updates))) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const acc = new Float64Array(n);
-    updates.forEach((u) => {
-      const t = u.tensors[name];
-      const w = u.examples;
-      if (w === 0) return;
-      for (let i = 0; i < n; i++) acc[i] += w * t.data[i];
-    });
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = acc[i] / total;
-    out[name] = { shape: [...shape], data };
-  }
-  return out;
+  commonShapes('fedAvg', updates); // every client has the same names and shapes, so no tensor counts as zeros
+  return weightedMean(updates.map((u) => u.tensors), updates.map((u) => u.examples), { what: 'fedAvg' });
 }
 
 /**

@@ -1,5 +1,5 @@
-// @splitlora/federation: round policy and aggregation over named tensor records. Pure, no I/O,
-// no timers: the server drives it with events and a clock.
+// @splitlora/federation: round policy and aggregation over named tensor records (the arithmetic is
+// @splitlora/tensor's). Pure, no I/O, no timers: the server drives it with events and a clock.
 export { fedAvg, commonShapes, AggregationError, type WeightedUpdate, type HostTensor, type TensorRecord } from './fedavg';
 export {
   FedAvgStrategy,
