@@ -5,10 +5,7 @@ import { expect, test } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { toWeights } from '@splitlora/model';
-import { loadSimData } from '../../apps/cli/src/sim/data';
-import { heldoutCurve } from '../../apps/cli/src/sim/evaluate';
-import { runSimulate } from '../../apps/cli/src/sim/simulate';
-import { tinyModel, tinySettings } from '../../apps/cli/src/sim/test-model';
+import { heldoutCurve, loadSimData, runSimulate, tinyModel, tinySettings } from '@splitlora/lab';
 
 /** SwiftShader WebGPU takes seconds per step; WebGL keeps this test short. BROWSER_BACKENDS=auto,auto lets the page choose. */
 const BACKENDS = (process.env.BROWSER_BACKENDS ?? 'webgl,webgl').split(',').map((b) => (b === 'auto' ? undefined : b));

@@ -5,12 +5,12 @@
 // over from the last aggregate and the run finishes.
 import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
 import { encodeExamples, partition, syntheticE2E } from '@splitlora/data';
+import { lockstep } from '@splitlora/lab';
 import { toWeights, type TensorRecord } from '@splitlora/model';
 import type { ServerAverageEvent } from '@splitlora/server';
 import { describe, expect, it } from 'vitest';
 import { nodeVolunteer, useCluster, type Cluster } from '../support/cluster';
 import { maxDiff } from '../support/exact-run';
-import { lockstep } from '../support/lockstep';
 import { TOKEN, createRun, socketTo, waitFor } from '../support/server-harness';
 
 const INTERVAL = 3;

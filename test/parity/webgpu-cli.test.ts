@@ -6,9 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { e2eTitle, findE2EFile } from '@splitlora/data/node';
+import { writeRandomModel } from '@splitlora/lab';
 import type { GPT2Config } from '@splitlora/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRandomModel } from '../../apps/cli/src/random-model';
 import { runCli, type CliRun } from '../../apps/cli/src/test-helpers';
 import { WEBGPU_SKIP, webgpuTitle } from '../support/webgpu';
 

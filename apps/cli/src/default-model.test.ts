@@ -8,8 +8,7 @@ import { selectNodeBackend } from '@splitlora/backend/node';
 import { DEFAULT_CORPUS, VOCAB_SIZE, restaurantCorpus } from '@splitlora/data';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoRun } from './default-demo';
-import { PRETRAINED_DEFAULT_DIR } from './model-source';
+import { PRETRAINED_DEFAULT_DIR, demoRun } from '@splitlora/lab';
 import { runCli } from './test-helpers';
 
 let tmp: string;

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { generateE2E } from '@splitlora/evaluation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from './load-model';
+import { loadModel } from '@splitlora/lab';
 import { repoRoot, runCli, type CliRun } from './test-helpers';
 
 const fixture = resolve(repoRoot, '../shared/fixtures/gpt2-tiny-hf');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EOS, decodeTokens, encodeText } from '@splitlora/data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STOP_TOKENS, promptIds } from './commands/generate';
-import { writeRandomModel } from './random-model';
+import { writeRandomModel } from '@splitlora/lab';
 import { runCli } from './test-helpers';
 
 let tmp: string;

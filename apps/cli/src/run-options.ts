@@ -6,11 +6,9 @@ import { DATA_FORMATS, parsePartitionSpec } from '@splitlora/data';
 import { defaultCut, isLoraTarget, type LoraTarget } from '@splitlora/model';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
-import { DEFAULT_MODEL_ID, resolveModel } from '../model-source';
-import { addEngineOptions, backendOption, intAtLeast, positiveNumber, type EngineFlags } from '../options';
-import { CliError, log } from '../output';
-import { loadSimData } from './data';
-import type { SimData, SimModel, TrainSettings } from './types';
+import { DEFAULT_MODEL_ID, loadSimData, resolveModel, type SimData, type SimModel, type TrainSettings } from '@splitlora/lab';
+import { addEngineOptions, backendOption, intAtLeast, positiveNumber, type EngineFlags } from './options';
+import { CliError, log } from './output';
 
 export interface RunFlags {
   model?: string;

@@ -9,11 +9,11 @@ import { parseArgs } from 'node:util';
 import { register } from 'tsx/esm/api';
 
 register();
-const { selectNodeBackend } = await import('../packages/backend/src/node.ts');
-const { readDataFile } = await import('../packages/data/src/files-node.ts');
-const { loadGpt2Dir } = await import('../packages/model/src/node.ts');
-const { E2E_BEAM, FullModel, SPLITLORA_ADAMW, beamSearch, beamSearchBatch, toWeights, disposeWeights } = await import('../packages/model/src/index.ts');
-const { e2ePrompt, groupByMr } = await import('../packages/evaluation/src/index.ts');
+const { selectNodeBackend } = await import('../../../packages/backend/src/node.ts');
+const { readDataFile } = await import('../../../packages/data/src/files-node.ts');
+const { loadGpt2Dir } = await import('../../../packages/model/src/node.ts');
+const { E2E_BEAM, FullModel, SPLITLORA_ADAMW, beamSearch, beamSearchBatch, toWeights, disposeWeights } = await import('../../../packages/model/src/index.ts');
+const { e2ePrompt, groupByMr } = await import('../../../packages/evaluation/src/index.ts');
 
 const { values: a } = parseArgs({
   options: {

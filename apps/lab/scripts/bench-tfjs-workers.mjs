@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node scripts/bench-tfjs-workers.mjs [--preset micro] [--workers 1,2] [--clients 1] [--batch 8]
+// `node apps/lab/scripts/bench-tfjs-workers.mjs [--preset micro] [--workers 1,2] [--clients 1] [--batch 8]
 // [--seq-len 64] [--steps 5] [--backend wasm]`: the tfjs training service at 1 and at n worker
 // threads (ComputeWorker, ComputePool), steps taken in turn on the same random-weight preset and
 // the same step requests: ms per server step (median after one warm-up step), the speed-up over
@@ -10,9 +10,9 @@ import { parseArgs } from 'node:util';
 import { register } from 'tsx/esm/api';
 
 register();
-const { PRESETS, defaultCut, initGpt2Weights } = await import('../packages/model/src/index.ts');
-const { ComputePool } = await import('../apps/server/src/compute/compute-pool.ts');
-const { ComputeWorker, sharedRecord } = await import('../apps/server/src/compute/compute-worker.ts');
+const { PRESETS, defaultCut, initGpt2Weights } = await import('../../../packages/model/src/index.ts');
+const { ComputePool } = await import('../../server/src/compute/compute-pool.ts');
+const { ComputeWorker, sharedRecord } = await import('../../server/src/compute/compute-worker.ts');
 
 const { values: a } = parseArgs({
   options: {

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `node scripts/compare-replicas.mjs [--rounds R] [--interval I] [--model DIR] [--no-lockstep]`
+// `node apps/lab/scripts/compare-replicas.mjs [--rounds R] [--interval I] [--model DIR] [--no-lockstep]`
 // The server side across nodes, measured (issue 13): the same run, on the same data and seeds,
 //   1. on 1 node (what SplitLoRA does: one server model sees every step),
 //   2. on 2 nodes with serverReplicas "averaged" (SplitFed V1: a replica per node, averaged by tokens each round),
@@ -13,15 +13,15 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { selectNodeBackend } = await import('../packages/backend/src/node.ts');
-const { encodeExamples, partition, syntheticE2E } = await import('../packages/data/src/index.ts');
-const { loadGpt2Dir } = await import('../packages/model/src/node.ts');
-const { toWeights } = await import('../packages/model/src/index.ts');
-const { Volunteer, downloadClientModel } = await import('../packages/client/src/index.ts');
-const { msgpackParser } = await import('../packages/protocol/src/index.ts');
-const { ClusterNode, RedisServer, buildApp } = await import('../apps/server/src/index.ts');
-const { PRETRAINED_DEFAULT_DIR } = await import('../apps/cli/src/model-source.ts');
-const { lockstep } = await import('../test/support/lockstep.ts');
+const { selectNodeBackend } = await import('../../../packages/backend/src/node.ts');
+const { encodeExamples, partition, syntheticE2E } = await import('../../../packages/data/src/index.ts');
+const { loadGpt2Dir } = await import('../../../packages/model/src/node.ts');
+const { toWeights } = await import('../../../packages/model/src/index.ts');
+const { Volunteer, downloadClientModel } = await import('../../../packages/client/src/index.ts');
+const { msgpackParser } = await import('../../../packages/protocol/src/index.ts');
+const { ClusterNode, RedisServer, buildApp } = await import('../../server/src/index.ts');
+const { PRETRAINED_DEFAULT_DIR } = await import('../src/model-source.ts');
+const { lockstep } = await import('../src/lockstep.ts');
 const { io } = await import('socket.io-client');
 
 const args = process.argv.slice(2);

@@ -7,13 +7,13 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { selectNodeBackend } = await import('../packages/backend/src/node.ts');
-const { DEFAULT_CORPUS, restaurantCorpusExamples, encodeExamples } = await import('../packages/data/src/index.ts');
-const { loadGpt2Dir } = await import('../packages/model/src/node.ts');
-const { FullModel, SPLITLORA_ADAMW, toWeights, disposeWeights } = await import('../packages/model/src/index.ts');
-const { heldoutLoss } = await import('../packages/evaluation/src/index.ts');
-const { PRETRAINED_DEFAULT_DIR } = await import('../apps/cli/src/model-source.ts');
-const { demoRun } = await import('../apps/cli/src/default-demo.ts');
+const { selectNodeBackend } = await import('../../../packages/backend/src/node.ts');
+const { DEFAULT_CORPUS, restaurantCorpusExamples, encodeExamples } = await import('../../../packages/data/src/index.ts');
+const { loadGpt2Dir } = await import('../../../packages/model/src/node.ts');
+const { FullModel, SPLITLORA_ADAMW, toWeights, disposeWeights } = await import('../../../packages/model/src/index.ts');
+const { heldoutLoss } = await import('../../../packages/evaluation/src/index.ts');
+const { PRETRAINED_DEFAULT_DIR } = await import('../src/model-source.ts');
+const { demoRun } = await import('../src/default-demo.ts');
 
 const dir = process.argv[2] ?? PRETRAINED_DEFAULT_DIR;
 await selectNodeBackend('wasm', () => {});

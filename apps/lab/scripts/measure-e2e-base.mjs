@@ -12,13 +12,13 @@ import { join, resolve } from 'node:path';
 import { register } from 'tsx/esm/api';
 
 register();
-const { selectNodeBackend } = await import('../packages/backend/src/node.ts');
-const { decodeTokens, encodeExamples, encodeText, EOS, parseMr, canonicalSlot, statesFact } = await import('../packages/data/src/index.ts');
-const { readDataFile } = await import('../packages/data/src/files-node.ts');
-const { greedyDecode, E2E_BEAM } = await import('../packages/model/src/index.ts');
-const { heldoutLoss } = await import('../packages/evaluation/src/index.ts');
-const { loadModel } = await import('../apps/cli/src/load-model.ts');
-const { PRETRAINED_DEFAULT_DIR } = await import('../apps/cli/src/model-source.ts');
+const { selectNodeBackend } = await import('../../../packages/backend/src/node.ts');
+const { decodeTokens, encodeExamples, encodeText, EOS, parseMr, canonicalSlot, statesFact } = await import('../../../packages/data/src/index.ts');
+const { readDataFile } = await import('../../../packages/data/src/files-node.ts');
+const { greedyDecode, E2E_BEAM } = await import('../../../packages/model/src/index.ts');
+const { heldoutLoss } = await import('../../../packages/evaluation/src/index.ts');
+const { loadModel } = await import('../src/load-model.ts');
+const { PRETRAINED_DEFAULT_DIR } = await import('../src/model-source.ts');
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,

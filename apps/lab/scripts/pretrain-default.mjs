@@ -13,9 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
 register();
-const { DEFAULT_CORPUS, restaurantCorpus } = await import('../packages/data/src/corpus.ts');
+const { DEFAULT_CORPUS, restaurantCorpus } = await import('../../../packages/data/src/corpus.ts');
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 const cache = join(process.env.SPLITLORA_CACHE ? resolve(process.env.SPLITLORA_CACHE) : join(homedir(), '.cache', 'splitlora'), 'pretrain-default');
 mkdirSync(cache, { recursive: true });
 const train = join(cache, 'train.txt');

@@ -17,8 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { register } from 'tsx/esm/api';
 
 register();
-const { e2eSchemaCorpus } = await import('../packages/data/src/e2e-schema.ts');
-const { readDataFile, readMrValues } = await import('../packages/data/src/files-node.ts');
+const { e2eSchemaCorpus } = await import('../../../packages/data/src/e2e-schema.ts');
+const { readDataFile, readMrValues } = await import('../../../packages/data/src/files-node.ts');
 
 /** The recipe: corpus sizes and seeds, and the pretrain flags of each stage (stage 2 continues stage 1's model). */
 export const E2E_BASE = {
@@ -49,7 +49,7 @@ if (!existsSync(dev)) {
   process.exit(2);
 }
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 const cache = join(process.env.SPLITLORA_CACHE ? resolve(process.env.SPLITLORA_CACHE) : join(homedir(), '.cache', 'splitlora'), 'pretrain-e2e-base');
 const out = resolve(flags.out ?? join(cache, 'model'));
 mkdirSync(cache, { recursive: true });

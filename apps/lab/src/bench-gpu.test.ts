@@ -2,10 +2,11 @@
 // runs each in a child process and reports what it could not run, with the reason.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runGpuBench, runGpuCaseChild } from './bench-gpu';
-import { repoRoot } from './test-helpers';
 
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const quiet = () => {};
 const finitePositive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
 const tfjsNodeGpuInstalled = (() => {

@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs';
 import { NODE_BACKENDS, selectNodeBackend } from '@splitlora/backend/node';
 import { PRESETS, disposeWeights, initGpt2Weights, toWeights, type GPT2Config } from '@splitlora/model';
 import { loopback, throughput, timeSplit, type Spec } from './bench-split';
-import { benchConfig, matmulGflops, type BenchConfig } from './commands/bench-model';
-import { matmulFlops } from './flops';
+import { benchConfig, matmulGflops, type BenchConfig } from './bench-model';
+import { matmulFlops } from './cost-model';
 import { formatTable } from './table';
 
 /** The cases, in run order; `weight` is each one's share of the time budget. */

@@ -2,17 +2,13 @@
 // FLOP rates against the backend's plain-matmul rate, where the time goes (blocks vs. LM head) and
 // the memory a step takes (weights, transposed copies, peak tensors, the wasm heap).
 import * as tf from '@tensorflow/tfjs';
-import { Command, Option } from 'commander';
-import { selectNodeBackend } from '@splitlora/backend/node';
 import {
   DEFAULT_LORA, FullModel, PRESETS, SPLITLORA_ADAMW, ServerModel, activeRows, disposeWeights, finalNorm, gatherRows, initGpt2Weights,
   maskWeights, tiedEmbedding, tiedHeadLoss, toWeights, transposedBytes,
   type GPT2Config, type TokenBatch, type Weights,
 } from '@splitlora/model';
-import { matmulFlops, trainStepFlops } from '../flops';
-import { backendOption, intAtLeast } from '../options';
-import { CliError, log, printResult } from '../output';
-import { formatTable } from '../table';
+import { matmulFlops, trainStepFlops } from './cost-model';
+import { formatTable } from './table';
 
 export interface BenchConfig {
   name: string;
@@ -40,7 +36,8 @@ export const BENCH_CONFIGS: BenchConfig[] = [
   { name: 'gpt2-medium-server', cfg: PRESETS['gpt2-medium'], batch: 8, seqLen: 128, promptFraction: 0.5, serverCut: 6, optIn: true },
 ];
 
-const MATMUL = [512, 768, 3072] as const;
+/** The plain matmul the backend's FLOP rate is measured on: [m, k] · [k, n]. */
+export const MATMUL = [512, 768, 3072] as const;
 
 export interface BenchResult {
   name: string;
@@ -148,11 +145,14 @@ const wasmHeapBytes = (): number | null => {
 export interface BenchRunOptions {
   /** The models' transposedCopies setting (default 'auto'). */
   transposedCopies?: boolean | 'auto';
+  /** Progress notes (default: stderr). */
+  log?: (message: string) => void;
 }
 
 export async function benchConfig(c: BenchConfig, warmup: number, steps: number, matmulRate: number, run: BenchRunOptions = {}): Promise<BenchResult> {
   const { cfg, batch: B, seqLen: T } = c;
-  if (T > cfg.nPositions) throw new CliError(`bench ${c.name}: seqLen ${T} exceeds n_positions ${cfg.nPositions}`);
+  const log = run.log ?? ((m: string) => process.stderr.write(m + '\n'));
+  if (T > cfg.nPositions) throw new Error(`bench ${c.name}: seqLen ${T} exceeds n_positions ${cfg.nPositions}`);
   const N = B * T;
   const t0 = performance.now();
   const weights: Weights = partWeights(cfg, c.serverCut);
@@ -235,37 +235,4 @@ export function benchTables(results: BenchResult[], matmulRate: number): string 
     results.map((r) => [r.name, r.transposedCopies ? 'on' : 'off', r.transientPacks ? 'on' : 'off', mib(r.weightBytes), mib(r.copyBytes), mib(r.peakBytes), mib(r.wasmHeapBytes)]),
   );
   return `${speed}\n\n${where}\n\n${memory}`;
-}
-
-interface BenchOptions {
-  backend: string;
-  steps: number;
-  warmup: number;
-  only?: string;
-  transposedCopies: 'auto' | 'on' | 'off';
-}
-
-export function benchModelCommand(): Command {
-  return new Command('bench-model')
-    .description('LoRA training throughput (forward, backward, AdamW) for gpt2-, nano- and mini-sized models on the tfjs backend, with a time breakdown')
-    .addOption(backendOption())
-    .option('--steps <n>', 'timed steps per measurement (the median is reported)', intAtLeast(1), 3)
-    .option('--warmup <n>', 'untimed steps before each measurement', intAtLeast(0), 1)
-    .option('--only <names>', `comma-separated subset of ${BENCH_CONFIGS.map((c) => c.name).join(',')} (${BENCH_CONFIGS.filter((c) => c.optIn).map((c) => c.name).join(', ')} only when named)`)
-    .addOption(new Option('--transposed-copies <mode>', 'keep transposed copies of the frozen weights (auto: on wasm while they fit)').choices(['auto', 'on', 'off']).default('auto'))
-    .action(async (o: BenchOptions) => {
-      const backend = await selectNodeBackend(o.backend, log);
-      const names = o.only?.split(',').map((s) => s.trim()) ?? BENCH_CONFIGS.filter((c) => !c.optIn).map((c) => c.name);
-      const unknown = names.filter((n) => !BENCH_CONFIGS.some((c) => c.name === n));
-      if (unknown.length > 0) throw new CliError(`--only: unknown config ${unknown.join(', ')}; choose from ${BENCH_CONFIGS.map((c) => c.name).join(', ')}`);
-      const configs = BENCH_CONFIGS.filter((c) => names.includes(c.name));
-      if (backend === 'cpu' && names.some((n) => n.startsWith('gpt2'))) log('bench: warning: the cpu backend runs at ≈1 GFLOP/s; the gpt2 config takes minutes per step (try --backend wasm or --only nano,mini)');
-      const matmulRate = await matmulGflops();
-      log(`bench: plain matmul ${MATMUL[0]}×${MATMUL[1]} · ${MATMUL[1]}×${MATMUL[2]}: ${matmulRate.toFixed(2)} GFLOP/s`);
-      const results: BenchResult[] = [];
-      const transposedCopies = o.transposedCopies === 'auto' ? 'auto' : o.transposedCopies === 'on';
-      for (const c of configs) results.push(await benchConfig(c, o.warmup, o.steps, matmulRate, { transposedCopies }));
-      process.stdout.write(`backend ${backend}; LoRA r=${DEFAULT_LORA.r} on ${DEFAULT_LORA.targets.join(',')}, label smoothing 0.1; the loss covers 'loss rows' of B·T (the rest is prompt)\n\n${benchTables(results, matmulRate)}\n`);
-      printResult({ backend, matmulGflops: matmulRate, steps: o.steps, warmup: o.warmup, transposedCopies: o.transposedCopies, configs: results });
-    });
 }

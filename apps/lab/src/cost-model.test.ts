@@ -1,6 +1,6 @@
 import { PRESETS } from '@splitlora/model';
 import { describe, expect, it } from 'vitest';
-import { matmulFlops, trainStepFlops } from './flops';
+import { matmulFlops, trainStepFlops } from './cost-model';
 
 describe('trainStepFlops', () => {
   it('matches a hand count on a toy config', () => {

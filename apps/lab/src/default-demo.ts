@@ -1,4 +1,4 @@
-// The demo run that `npm start` starts (serve's DEMO_RUN), with one volunteer, in one process:
+// The demo run that `npm start` starts (DEMO_RUN), with one volunteer, in one process:
 // the client part (wte, wpe, blocks [0, cut)) and the server part train their own LoRA adapters
 // with the demo's batch, sequence length, learning rates, server warm-up, label smoothing and f16
 // wire, on a volunteer's sample shard (syntheticE2E). The held-out loss is the server's: the first
@@ -11,7 +11,9 @@ import {
   type GPT2Config, type LoraConfig, type TensorRecord, type Weights,
 } from '@splitlora/model';
 import * as tf from '@tensorflow/tfjs';
-import { DEMO_RUN } from './commands/serve';
+
+/** The first run `serve` starts: small steps that show progress within a minute on a laptop tab. */
+export const DEMO_RUN = { name: 'demo', interval: 10, rounds: 1000, minClients: 1, batch: 4, seqLen: 64, clientLr: 2e-3, serverLr: 2e-3, serverWarmup: 20, wire: 'f16' };
 
 /** The server's synthetic held-out set (apps/server/src/evaluations.ts, HELDOUT_SEED). */
 export const SERVER_HELDOUT_SEED = 987_654;

@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import { FullModel, SPLITLORA_ADAMW, disposeWeights, toWeights, type GPT2Config, type LoraConfig } from '@splitlora/model';
 import { loadAdapterDir, loadGpt2Dir } from '@splitlora/model/node';
 import { resolveModel } from './model-source';
-import { CliError, log } from './output';
 
 /** A one-slot adapter with B = 0: exactly the base model (FullModel always carries an adapter). */
 const NO_ADAPTER: LoraConfig = { r: 1, alpha: 1, dropout: 0, targets: ['q'] };
@@ -18,12 +17,13 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-export async function loadModel(source: string | undefined, adapterDir?: string): Promise<LoadedModel> {
+/** `log`: where the model's description goes (default: stderr). */
+export async function loadModel(source: string | undefined, adapterDir?: string, log = (m: string) => { process.stderr.write(m + '\n'); }): Promise<LoadedModel> {
   const dir = await resolveModel(source, { log });
   // Check the adapter before reading a possibly large base model.
   const adapterPath = adapterDir === undefined ? undefined : resolve(adapterDir);
   if (adapterPath !== undefined && !(await stat(adapterPath).catch(() => undefined))?.isDirectory()) {
-    throw new CliError(`adapter directory not found: ${adapterPath} (pass the directory holding adapter_config.json and adapter_model.safetensors)`);
+    throw new Error(`adapter directory not found: ${adapterPath} (pass the directory holding adapter_config.json and adapter_model.safetensors)`);
   }
   const { config, weights: host } = await loadGpt2Dir(dir);
   const adapter = adapterPath === undefined ? undefined : await loadAdapterDir(adapterPath);
@@ -34,7 +34,7 @@ export async function loadModel(source: string | undefined, adapterDir?: string)
     model = adapter ? new FullModel(config, weights, { lora: adapter.cfg, optimizer, adapter: adapter.lora }) : new FullModel(config, weights, { lora: NO_ADAPTER, optimizer });
   } catch (e) {
     disposeWeights(weights);
-    throw new CliError(`adapter ${adapterPath} does not fit model ${dir}: ${(e as Error).message} (was it trained on another base model?)`);
+    throw new Error(`adapter ${adapterPath} does not fit model ${dir}: ${(e as Error).message} (was it trained on another base model?)`);
   }
   log(`model: ${dir} (${config.nLayer} layers × d=${config.nEmbd}, vocab ${config.vocabSize})${adapter ? `; adapter: ${adapterPath} (r=${adapter.cfg.r}, ${adapter.cfg.targets.join(',')})` : ''}`);
   return {

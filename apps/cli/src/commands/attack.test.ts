@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { initLora, type GPT2Config, type LoraConfig } from '@splitlora/model';
 import { saveAdapterDir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRandomModel } from '../random-model';
+import { writeRandomModel } from '@splitlora/lab';
 import { runCli } from '../test-helpers';
 
 const cfg: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 3, nHead: 2, layerNormEps: 1e-5 };

@@ -12,7 +12,7 @@ import { DEFAULT_LORA, clientTensorNames, defaultCut, disposeWeights, toWeights,
 import { loadAdapterDir, loadGpt2Dir } from '@splitlora/model/node';
 import { activationInversion } from '@splitlora/privacy';
 import { WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
-import { resolveModel } from '../model-source';
+import { resolveModel } from '@splitlora/lab';
 import { backendOption, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';

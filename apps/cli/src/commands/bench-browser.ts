@@ -1,7 +1,7 @@
 // bench-browser: GPT-2 S split steps in one Chromium tab per browser backend (see bench-browser.ts).
 import { Command, Option } from 'commander';
 import { PRESETS, type PresetName } from '@splitlora/model';
-import { runBrowserBench } from '../bench-browser';
+import { runBrowserBench } from '@splitlora/lab';
 import { log, printResult } from '../output';
 
 const int = (v: string) => {

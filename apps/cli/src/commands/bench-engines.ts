@@ -10,10 +10,9 @@ import { Command, Option } from 'commander';
 import { PYTHON_DIR, probeTorch } from '@splitlora/engine-torch';
 import { PRESETS, initGpt2Weights, type GPT2Config, type TensorRecord } from '@splitlora/model';
 import { ComputeWorker, TorchCompute, WorkerServerCompute, sharedRecord, type ComputeService, type ServerPartSpec, type StepRequest } from '@splitlora/server';
-import { trainStepFlops } from '../flops';
+import { formatTable, trainStepFlops } from '@splitlora/lab';
 import { intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
-import { formatTable } from '../table';
 
 interface Flags { preset: 'gpt2' | 'gpt2-medium' | 'nano' | 'micro' | 'mini'; clients: string; oneThreadClients?: string; tfjsClients: string; batch: number; seqLen: number; steps: number; threads?: number; python?: string; skipTfjs?: boolean; skipPlain?: boolean; skipWhole?: boolean }
 

@@ -1,6 +1,6 @@
 // bench-gpu: the GPU check (gpt2 cases of bench-model and bench-split on webgpu and tensorflow-gpu); see ../bench-gpu.ts.
 import { Command, Option } from 'commander';
-import { DEFAULT_BUDGET_S, GPU_CASES, runGpuBench, runGpuCaseChild } from '../bench-gpu';
+import { DEFAULT_BUDGET_S, GPU_CASES, runGpuBench, runGpuCaseChild } from '@splitlora/lab';
 import { intAtLeast } from '../options';
 import { log, printResult } from '../output';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GPT2Config } from '@splitlora/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRandomModel } from '../random-model';
+import { writeRandomModel } from '@splitlora/lab';
 import { runCli } from '../test-helpers';
 
 const cfg: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 3, nHead: 2, layerNormEps: 1e-5 };

@@ -9,8 +9,8 @@ import { defaultCut, disposeWeights, toWeights } from '@splitlora/model';
 import { intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
-import { addRunOptions, commandLine, loadSimModel, simData, trainSettings, type RunFlags } from '../sim/flags';
-import { runPrivacyBench, writePrivacyReport } from '../sim/privacy';
+import { addRunOptions, commandLine, loadSimModel, simData, trainSettings, type RunFlags } from '../run-options';
+import { runPrivacyBench, writePrivacyReport } from '@splitlora/lab';
 
 interface PrivacyFlags extends RunFlags {
   out: string;

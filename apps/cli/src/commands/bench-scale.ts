@@ -10,13 +10,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { configFromHf } from '@splitlora/model';
 import { WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
-import { RANDOM_NANO_ID, resolveModel } from '../model-source';
+import { RANDOM_NANO_ID, medianRows, ratiosTo, resolveModel, runScaleSetup, scaleMarkdown, scaleText, setupName, summarizeSetup, type ScaleResult, type SetupMeasurement } from '@splitlora/lab';
 import { addEngineOptions, intAtLeast, positiveNumber, type EngineFlags } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar, type Progress } from '../progress';
-import { commandLine } from '../sim/flags';
-import { runScaleSetup } from '../sim/scale';
-import { medianRows, ratiosTo, scaleMarkdown, scaleText, setupName, summarizeSetup, type ScaleResult, type SetupMeasurement } from '../sim/scale-report';
+import { commandLine } from '../run-options';
 
 interface ScaleFlags extends EngineFlags {
   model: string;

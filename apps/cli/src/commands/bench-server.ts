@@ -9,7 +9,7 @@ import { loadGpt2Dir } from '@splitlora/model/node';
 import { PROTOCOL_VERSION, encodeTensor, msgpackParser, type Message } from '@splitlora/protocol';
 import { ComputePool, TorchCompute, buildApp, type WorkerMemory } from '@splitlora/server';
 import { io as connect } from 'socket.io-client';
-import { resolveModel } from '../model-source';
+import { resolveModel } from '@splitlora/lab';
 import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
 import { log, printResult } from '../output';
 

@@ -1,6 +1,6 @@
 // bench-split: where a split step's time goes, wire formats, and server throughput (see bench-split.ts).
 import { Command } from 'commander';
-import { runSplitBench } from '../bench-split';
+import { runSplitBench } from '@splitlora/lab';
 import { addEngineOptions, backendOption, engineFromFlags, type EngineFlags } from '../options';
 import { log, printResult } from '../output';
 

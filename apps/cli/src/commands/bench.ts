@@ -10,11 +10,8 @@ import { DECODE_BATCH, disposeWeights, toWeights } from '@splitlora/model';
 import { engineFromFlags, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
-import { runBench } from '../sim/bench';
-import { addRunAndEngineOptions, commandLine, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../sim/flags';
-import { DEFAULT_LATENCY, latencyParams } from '../sim/latency';
-import { LATENCY_ASSUMPTIONS, jsonByMethod, writeBenchReport } from '../sim/report';
-import { METHODS, type Method } from '../sim/types';
+import { DEFAULT_LATENCY, LATENCY_ASSUMPTIONS, METHODS, jsonByMethod, latencyParams, runBench, writeBenchReport, type Method } from '@splitlora/lab';
+import { addRunAndEngineOptions, commandLine, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../run-options';
 
 interface BenchFlags extends RunEngineFlags {
   methods: string;

@@ -9,7 +9,7 @@ import { DECODE_BATCH, E2E_BEAM } from '@splitlora/model';
 import { evaluateE2E, formatGroupedRefs, formatLines } from '@splitlora/evaluation';
 // TODO(lead): export readDataFile as '@splitlora/data/node' (as in score.ts).
 import { readDataFile } from '../../../../packages/data/src/files-node';
-import { loadModel } from '../load-model';
+import { loadModel } from '@splitlora/lab';
 import { backendOption, intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';

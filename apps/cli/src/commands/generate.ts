@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { EOS, decodeTokens, encodeText } from '@splitlora/data';
 import { E2E_BEAM, beamSearch, greedyDecode } from '@splitlora/model';
-import { loadModel } from '../load-model';
+import { loadModel } from '@splitlora/lab';
 import { backendOption, intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
 

@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { INITIALIZER_RANGE, PRESETS, isPresetName, validateConfig, type Dtype, type GPT2Config } from '@splitlora/model';
 import { intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
-import { writeRandomModel } from '../random-model';
+import { writeRandomModel } from '@splitlora/lab';
 
 interface InitModelOptions {
   preset?: string;

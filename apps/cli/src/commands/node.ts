@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { parseNodeUrls } from '@splitlora/client';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { ClusterNode } from '@splitlora/server';
-import { resolveModel, DEFAULT_MODEL_ID } from '../model-source';
+import { DEFAULT_MODEL_ID, resolveModel } from '@splitlora/lab';
 import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
 import { CliError, log } from '../output';
 

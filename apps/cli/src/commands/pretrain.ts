@@ -8,7 +8,7 @@ import { BatchIterator, DATA_FORMATS, DataFormatError, encodeExamples, fingerpri
 import { readDataFile } from '@splitlora/data/node';
 import { PRETRAIN_DEFAULTS, Pretrainer, initGpt2Weights, pretrainLoop, type Dtype, type GPT2Config, type PretrainSettings, type TensorRecord, type TokenBatch } from '@splitlora/model';
 import { loadGpt2Dir, loadPretrainCheckpoint, saveGpt2Dir, savePretrainCheckpoint } from '@splitlora/model/node';
-import { countParams } from '../random-model';
+import { countParams } from '@splitlora/lab';
 import { backendOption, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';

@@ -5,7 +5,7 @@ import { DATA_FORMATS, DataFormatError, encodeExamples, makeBatch, type EncodedE
 import type { FullModel } from '@splitlora/model';
 // TODO(lead): export readDataFile as '@splitlora/data/node' (packages/data/package.json has only ".").
 import { readDataFile } from '../../../../packages/data/src/files-node';
-import { loadModel } from '../load-model';
+import { loadModel } from '@splitlora/lab';
 import { backendOption, intAtLeast } from '../options';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';

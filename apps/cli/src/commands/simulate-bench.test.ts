@@ -4,10 +4,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { benchCommand } from '../commands/bench';
-import { simulateCommand } from '../commands/simulate';
-import { writeRandomModel } from '../random-model';
-import { TINY } from './test-model';
+import { TINY, writeRandomModel } from '@splitlora/lab';
+import { benchCommand } from './bench';
+import { simulateCommand } from './simulate';
 
 let tmp: string;
 let modelDir: string;

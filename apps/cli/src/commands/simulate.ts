@@ -8,11 +8,9 @@ import { disposeWeights, toWeights } from '@splitlora/model';
 import { saveAdapterDir } from '@splitlora/model/node';
 import { CliError, log, printResult } from '../output';
 import { progressBar } from '../progress';
-import { addRunAndEngineOptions, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../sim/flags';
+import { addRunAndEngineOptions, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../run-options';
 import { engineFromFlags } from '../options';
-import { runSimulate } from '../sim/simulate';
-import { ensureWebBuilt } from '../sim/web-build';
-import { formatTable } from '../table';
+import { ensureWebBuilt, formatTable, runSimulate } from '@splitlora/lab';
 
 interface SimulateFlags extends RunEngineFlags {
   browser?: boolean;

@@ -5,7 +5,7 @@ import type { ResolvedEngine } from '@splitlora/server';
 import type { E2EScores } from '@splitlora/metrics';
 import type { Weights } from '@splitlora/model';
 import { runCen } from './cen';
-import { adapterParams, messageSizes, modelDownloadBytes, peakTrainingBytes, stepFlops } from './costs';
+import { adapterParams, messageSizes, modelDownloadBytes, peakTrainingBytes, stepFlops } from '../cost-model';
 import { e2eMetrics, heldoutCurve, type CurvePoint, type E2EOptions, type HeldoutMemo } from './evaluate';
 import { runFed } from './fed';
 import { modelledTime, modelledTimeAt, timeToTarget, type LatencyParams, type MethodWork, type ModelledTime } from './latency';

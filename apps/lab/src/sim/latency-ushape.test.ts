@@ -3,7 +3,7 @@
 // carries two tensors each way, with no targets or mask.
 import { describe, expect, it } from 'vitest';
 import { PRESETS, type GPT2Config } from '@splitlora/model';
-import { messageSizes, stepFlops } from './costs';
+import { messageSizes, stepFlops } from '../cost-model';
 import { latencyParams, modelledTime, type MethodWork } from './latency';
 
 describe('U-shaped split (labels "client") costs', () => {

@@ -1,7 +1,7 @@
 // The latency model and the FLOP split against figures worked out by hand.
 import { describe, expect, it } from 'vitest';
 import { PRESETS, type GPT2Config } from '@splitlora/model';
-import { blockFlops, messageSizes, stepFlops } from './costs';
+import { blockFlops, messageSizes, stepFlops } from '../cost-model';
 import { DEFAULT_LATENCY, latencyParams, modelledTime, modelledTimeAt, timeToTarget, type MethodWork } from './latency';
 
 // 1 TFLOP/s clients, 40 TFLOP/s server, 2 TFLOP/s central machine, 20 / 100 Mbit/s, 50 ms.

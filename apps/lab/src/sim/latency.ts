@@ -1,6 +1,6 @@
 // The latency model: how long each method would take on real devices and links, from its FLOPs
 // and bytes. Assumptions (stated in report.md and in `splitlora bench --help`):
-//  - compute time = FLOPs / rate; FLOPs are matmul FLOPs (flops.ts) at a sustained rate;
+//  - compute time = FLOPs / rate; FLOPs are matmul FLOPs (cost-model.ts) at a sustained rate;
 //  - a message takes bytes·8 / bandwidth; every request/reply exchange adds one round trip;
 //  - all clients are identical and run in parallel, in lock-step rounds (the round lasts as long
 //    as any one client); each client has its own link (the server's link is not a bottleneck);

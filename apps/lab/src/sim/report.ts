@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRESETS, defaultCut, type GPT2Config } from '@splitlora/model';
 import { formatTable } from '../table';
-import { stepFlops, messageSizes } from './costs';
+import { stepFlops, messageSizes } from '../cost-model';
 import type { BenchResult, MethodReport } from './bench';
 import { modelledTime, type LatencyParams, type MethodWork } from './latency';
 import { barChart, lineChart } from './svg';
@@ -55,7 +55,7 @@ function latencyLines(p: LatencyParams): string[] {
 }
 
 export const LATENCY_ASSUMPTIONS = [
-  'Compute time = FLOPs / rate. FLOPs are matmul FLOPs (multiply-add = 2; `apps/cli/src/flops.ts`): frozen weights need only their input gradient in backward, LoRA and attention products both; LayerNorm, GELU and softmax are not counted. Rates are sustained, not peak.',
+  'Compute time = FLOPs / rate. FLOPs are matmul FLOPs (multiply-add = 2; `apps/lab/src/cost-model.ts`): frozen weights need only their input gradient in backward, LoRA and attention products both; LayerNorm, GELU and softmax are not counted. Rates are sustained, not peak.',
   'A message takes bytes·8 / bandwidth; each request/reply exchange adds one round trip. Bytes are the protocol\'s own messages (msgpack over socket.io, WebSocket frame headers included) for batches of the run\'s mean length.',
   'All clients are identical and run in parallel, in lock-step rounds; each has its own link, and the server\'s link is never the bottleneck.',
   'SplitLoRA: per local step a client runs its forward pass, sends the activations, the server runs its part for all N clients\' activations one after another (N × its FLOPs at the server rate), returns the gradients, and the client recomputes its forward pass and back-propagates. Nothing overlaps. Every I steps: adapter up, average down, one round trip.',
