@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { Command } from 'commander';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { serve } from '@splitlora/server';
-import { DEFAULT_MODEL_ID, resolveModel } from '@splitlora/lab';
+import { DEFAULT_MODEL_ID, DEMO_RUN, resolveModel } from '@splitlora/lab';
 import { addEngineOptions, backendOption, engineFromFlags, intAtLeast, type EngineFlags } from '../options';
 import { CliError, log } from '../output';
 
@@ -22,9 +22,6 @@ interface ServeFlags extends EngineFlags {
   maxSeqLen: number;
   redis?: string;
 }
-
-/** The first run `serve` starts: small steps that show progress within a minute on a laptop tab. */
-export const DEMO_RUN = { name: 'demo', interval: 10, rounds: 1000, minClients: 1, batch: 4, seqLen: 64, clientLr: 2e-3, serverLr: 2e-3, serverWarmup: 20, wire: 'f16' };
 
 export function serveCommand(): Command {
   return addEngineOptions(new Command('serve'))
