@@ -16,8 +16,8 @@ export async function startWebServer(opts: { id: string; token: string; page: st
   const weights = initGpt2Weights(TINY_WEB, 1);
   const scale = opts.wteScale ?? 1;
   if (scale !== 1) weights['wte.weight'].data = weights['wte.weight'].data.map((x) => x * scale);
-  const { app } = await buildApp({ model: { id: opts.id, config: TINY_WEB, weights }, token: opts.token, webDir, backend: 'wasm' });
+  const { app, manager } = await buildApp({ model: { id: opts.id, config: TINY_WEB, weights }, token: opts.token, webDir, backend: 'wasm' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
-  return { app, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
+  return { app, manager, base: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}` };
 }

@@ -1,9 +1,8 @@
 // A real server on loopback plus Node volunteers, for the server tests.
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { Volunteer, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
+import { Volunteer, WireMeter, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
 import type { EncodedExample } from '@splitlora/data';
 import { initGpt2Weights, toWeights, type GPT2Config, type TensorRecord } from '@splitlora/model';
-import { msgpackParser } from '@splitlora/protocol';
 import { buildApp, type EngineChoice } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
 import { io as connect, type Socket } from 'socket.io-client';
@@ -27,8 +26,9 @@ export async function startServer(config: GPT2Config = TINY, weights = tinyWeigh
   return { app, manager, base, weights };
 }
 
+/** A socket whose parser counts its bytes (msgpackParser inside a WireMeter): volunteers report them as Sent / Received. */
 export function socketTo(base: string): Socket {
-  return connect(base, { parser: msgpackParser, transports: ['websocket'], reconnection: false });
+  return connect(base, { parser: new WireMeter().parser, transports: ['websocket'], reconnection: false });
 }
 
 export function startVolunteer(base: string, examples: EncodedExample[], seed: number, onEvent: (e: VolunteerEvent) => void = () => {}) {

@@ -9,6 +9,7 @@ import {
   type ClientMessageName, type HelloMessage,
 } from '@splitlora/protocol';
 import type { ClientRecord, Run, Send } from './run';
+import { countWireBytes } from './wire-bytes';
 
 export interface SocketHost {
   /** The run volunteers join now, or null (they wait in the lobby). */
@@ -44,6 +45,7 @@ export function attachSockets(http: HttpServer, host: SocketHost, limits: { dMod
     pingTimeout: host.heartbeat?.pingTimeout ?? 60_000, // slow links and long WebGPU steps must not look like a dead peer
     cors: { origin: true },
   });
+  countWireBytes(io);
   host.log.info({ maxHttpBufferSize: maxBytes }, 'socket.io attached');
   const lobby = new Map<Socket, HelloMessage>();
 

@@ -1,9 +1,8 @@
 // The volunteer page: pick a backend, pick data, join the current run, show what happens.
 // Wiring only; each concern lives in its own module.
 import { fitBackendToModel, limitWebglTextureSize, selectBrowserBackend, type BrowserBackend } from '@splitlora/backend/browser';
-import { Volunteer, downloadClientModel, fetchModelInfo, fetchNodeUrls, type VolunteerEvent } from '@splitlora/client';
+import { Volunteer, WireMeter, downloadClientModel, fetchModelInfo, fetchNodeUrls, type VolunteerEvent } from '@splitlora/client';
 import { configFromHf, toWeights } from '@splitlora/model';
-import { msgpackParser } from '@splitlora/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { browserByteCache } from './byte-cache';
 import { loadIdentity, loadNoiseKey, saveIdentity } from './identity';
@@ -101,9 +100,9 @@ function onEvent(e: VolunteerEvent): void {
   }
 }
 
-/** A socket to one cluster node (the node list's connect). */
-function nodeSocket(url: string): Socket {
-  const socket = io(url, { parser: msgpackParser, transports: ['websocket'], forceNew: true });
+/** A socket to one cluster node (the node list's connect); `meter` counts its bytes for Sent / Received. */
+function nodeSocket(url: string, meter: WireMeter): Socket {
+  const socket = io(url, { parser: meter.parser, transports: ['websocket'], forceNew: true });
   socket.on('connect_error', (err) => ui.addLog(`cannot reach node ${url}: ${err.message}`, true));
   hook.watchSocket(socket);
   return socket;
@@ -125,12 +124,14 @@ async function join(): Promise<void> {
     return;
   }
   const nodes = await chooseNodes(opts.nodes, () => fetchNodeUrls(location.origin), Math.random());
+  // Sent / Received: the bytes of every packet on this volunteer's sockets, as the parser encodes them.
+  const meter = new WireMeter();
   let to: { socket: Socket } | { nodes: { urls: string[]; connect: (url: string) => Socket; failoverMs?: number } };
   if (nodes.urls) {
-    to = { nodes: { urls: nodes.urls, connect: nodeSocket, failoverMs: opts.failoverMs ?? undefined } };
+    to = { nodes: { urls: nodes.urls, connect: (url) => nodeSocket(url, meter), failoverMs: opts.failoverMs ?? undefined } };
     ui.addLog(`training through ${nodes.urls.length} node${nodes.urls.length === 1 ? '' : 's'} (${nodes.source === 'url' ? 'from the page URL' : 'listed by the server'}): ${nodes.urls.join(', ')}`);
   } else {
-    const socket = io(location.origin, { parser: msgpackParser, transports: ['websocket'] });
+    const socket = io(location.origin, { parser: meter.parser, transports: ['websocket'] });
     socket.on('connect_error', (err) => ui.addLog(`cannot reach the server: ${err.message}`, true));
     hook.watchSocket(socket);
     to = { socket };

@@ -4,3 +4,4 @@ export * from './volunteer';
 export * from './model-download';
 export * from './defences';
 export * from './failover';
+export * from './wire-bytes';

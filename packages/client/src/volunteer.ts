@@ -17,6 +17,7 @@ import {
 } from '@splitlora/protocol';
 import { applyDefence, checkDefence, clipRowsBackward, isDefended, newNoiseKey } from './defences';
 import { NodeFailover, type FailoverMove, type NodeList } from './failover';
+import { wireMeterOf, type WireMeter } from './wire-bytes';
 import type { Socket } from 'socket.io-client';
 
 export interface VolunteerStats {
@@ -26,6 +27,7 @@ export interface VolunteerStats {
   step: number;
   loss: number | null;
   tokensPerSec: number;
+  /** Bytes of the socket.io packets sent and received, as encoded (see wire-bytes.ts); 0 without a WireMeter's parser. */
   bytesUp: number;
   bytesDown: number;
   aggregations: number;
@@ -57,7 +59,10 @@ export interface VolunteerIdentity {
 export interface VolunteerOptions {
   /** The one socket to the server (reconnects by socket.io's own reconnection). Give this or `nodes`. */
   socket?: Socket;
-  /** Cluster nodes to fail over between (see failover.ts). Give this or `socket`. */
+  /**
+   * Cluster nodes to fail over between (see failover.ts). Give this or `socket`. Make each socket
+   * with a WireMeter's parser (wire-bytes.ts) for Sent / Received: they are measured, not estimated.
+   */
   nodes?: NodeList;
   examples: EncodedExample[];
   backend: string;
@@ -125,12 +130,6 @@ const LOST_STEP_BACKOFF_MS = 500;
 /** The server refused a step (an `error` reply): retrying the same batch would be refused again. */
 class StepRefused extends Error {}
 
-function byteLength(v: unknown): number {
-  if (ArrayBuffer.isView(v)) return v.byteLength;
-  if (v === null || typeof v !== 'object') return 8;
-  return Object.values(v).reduce((s: number, x) => s + byteLength(x), 0);
-}
-
 export class Volunteer {
   readonly stats: VolunteerStats = { status: 'connecting', clientId: null, round: 0, step: 0, loss: null, tokensPerSec: 0, bytesUp: 0, bytesDown: 0, aggregations: 0, lastError: null, node: null };
   /** The socket now: opts.socket, or the failover's current one. */
@@ -151,6 +150,9 @@ export class Volunteer {
   private excluded = false;
   private looping = false;
   private kickedWhileLooping = false;
+  /** The wire meters of the sockets used so far, with the counts already added to stats. */
+  private readonly meters = new Map<WireMeter, { sent: number; received: number }>();
+  private statsQueued = false;
   /** Retries of a refused identity on this connection (see the E_AUTH handler). */
   private identityRetries = 0;
   private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
@@ -197,8 +199,35 @@ export class Volunteer {
   }
 
   private send(name: string, msg: object): void {
-    this.stats.bytesUp += byteLength(msg);
     this.socket!.emit(name, msg);
+  }
+
+  /**
+   * Counts the bytes of this socket's packets in the stats, when it was made with a WireMeter's
+   * parser: all of them, those before this volunteer started included (the connect handshake),
+   * so give each volunteer its own meter.
+   */
+  private meter(s: Socket): void {
+    const m = wireMeterOf(s);
+    if (!m || this.meters.has(m)) return;
+    this.meters.set(m, { sent: 0, received: 0 });
+    const take = () => {
+      const last = this.meters.get(m)!;
+      this.stats.bytesUp += m.sent - last.sent;
+      this.stats.bytesDown += m.received - last.received;
+      this.meters.set(m, { sent: m.sent, received: m.received });
+    };
+    take();
+    m.onChange(() => {
+      take();
+      // One stats event for a burst of packets, after the counting parser has returned.
+      if (this.statsQueued) return;
+      this.statsQueued = true;
+      queueMicrotask(() => {
+        this.statsQueued = false;
+        this.emit({ type: 'stats', stats: { ...this.stats } });
+      });
+    });
   }
 
   /** Attaches the handlers and says hello (again on every reconnect, and on each node it fails over to). */
@@ -220,9 +249,9 @@ export class Volunteer {
   }
 
   private attach(s: Socket): void {
+    this.meter(s);
     const on = <N extends ServerMessageName>(name: N, fn: (m: ReturnType<typeof validate<N>>) => void | Promise<void>) => {
       s.on(name as string, async (payload: unknown) => {
-        this.stats.bytesDown += byteLength(payload);
         try {
           await fn(validate(name, payload));
         } catch (e) {
