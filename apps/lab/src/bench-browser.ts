@@ -10,6 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { PRESETS, type PresetName } from '@splitlora/model';
 import { buildApp, DEFAULT_WEB_DIR } from '@splitlora/server';
+import type { Experiment } from './experiment';
 import { randomGpt2Weights } from './random-model';
 import { CHROMIUM_ARGS } from './sim/split-browser';
 
@@ -160,7 +161,7 @@ export async function runBrowserBench(o: BrowserBenchOptions = {}) {
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   log(`server on ${base} (${serverBackend}): ${((Date.now() - t) / 1000).toFixed(1)} s`);
   t = Date.now();
-  const file = await manager.files(cut); // built once per cut and shared by the tabs
+  const file = await manager.clientFiles.get(cut); // built once per cut and shared by the tabs
   log(`client file at cut ${cut}: ${mb(file.safetensors.byteLength)} F16 (${((Date.now() - t) / 1000).toFixed(1)} s to build)`);
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
   const results: BackendResult[] = [];
@@ -196,3 +197,11 @@ export function formatResult(r: BackendResult): string {
   ];
   return lines.join('\n');
 }
+
+export const benchBrowser: Experiment<BrowserBenchOptions, Awaited<ReturnType<typeof runBrowserBench>>> = {
+  name: 'bench-browser',
+  description: 'split steps in real Chromium tabs (webgpu, webgl, wasm) on a random-weight model: bytes, load time, peak tf.memory(), forward/server/backward ms, tensor leaks',
+  defaults: { preset: 'gpt2', backends: ['webgpu', 'webgl', 'wasm'], steps: 3, batch: 1, seqLen: 64, cut: 3, serverBackend: 'wasm' },
+  run: (o, { log }) => runBrowserBench({ ...o, log }),
+  report: async (result) => ({ json: result, files: [] }),
+};

@@ -11,6 +11,7 @@ import { PRESETS, disposeWeights, initGpt2Weights, toWeights, type GPT2Config } 
 import { loopback, throughput, timeSplit, type Spec } from './bench-split';
 import { benchConfig, matmulGflops, type BenchConfig } from './bench-model';
 import { matmulFlops } from './cost-model';
+import type { Experiment } from './experiment';
 import { formatTable } from './table';
 
 /** The cases, in run order; `weight` is each one's share of the time budget. */
@@ -401,3 +402,11 @@ function summaryTable(reports: BackendReport[]): string {
   }
   return formatTable(['backend', 'case', 'status', 's', 'budget s', 'result'], rows);
 }
+
+export const benchGpu: Experiment<Omit<GpuBenchOptions, 'log'>, Record<string, unknown>> = {
+  name: 'bench-gpu',
+  description: 'GPU check: gpt2 training step 8×128, split step by part and server throughput with 1/4/8 clients on webgpu and tensorflow-gpu, each case in a child process with a time budget; prints one JSON',
+  defaults: { backends: ['webgpu', 'tensorflow-gpu'], quick: false, budgetS: DEFAULT_BUDGET_S },
+  run: (o, { log }) => runGpuBench({ ...o, log }),
+  report: async (result) => ({ json: result, files: [] }),
+};

@@ -8,6 +8,7 @@ import {
   type GPT2Config, type TokenBatch, type Weights,
 } from '@splitlora/model';
 import { matmulFlops, trainStepFlops } from './cost-model';
+import type { Experiment } from './experiment';
 import { formatTable } from './table';
 
 export interface BenchConfig {
@@ -236,3 +237,40 @@ export function benchTables(results: BenchResult[], matmulRate: number): string 
   );
   return `${speed}\n\n${where}\n\n${memory}`;
 }
+
+export interface BenchModelOptions {
+  /** The active tfjs backend's name (the caller selects it). */
+  backend: string;
+  configs: BenchConfig[];
+  steps: number;
+  warmup: number;
+  transposedCopies: 'auto' | 'on' | 'off';
+}
+
+export interface BenchModelReport {
+  backend: string;
+  matmulGflops: number;
+  steps: number;
+  warmup: number;
+  transposedCopies: 'auto' | 'on' | 'off';
+  configs: BenchResult[];
+}
+
+export const benchModel: Experiment<BenchModelOptions, BenchModelReport> = {
+  name: 'bench-model',
+  description: 'LoRA training throughput (forward, backward, AdamW) for gpt2-, nano- and mini-sized models on the tfjs backend, with a time breakdown',
+  defaults: { steps: 3, warmup: 1, transposedCopies: 'auto', configs: BENCH_CONFIGS.filter((c) => !c.optIn) },
+  async run(o, { log }) {
+    if (o.backend === 'cpu' && o.configs.some((c) => c.name.startsWith('gpt2'))) log('bench: warning: the cpu backend runs at ≈1 GFLOP/s; the gpt2 config takes minutes per step (try --backend wasm or --only nano,mini)');
+    const matmulRate = await matmulGflops();
+    log(`bench: plain matmul ${MATMUL[0]}×${MATMUL[1]} · ${MATMUL[1]}×${MATMUL[2]}: ${matmulRate.toFixed(2)} GFLOP/s`);
+    const results: BenchResult[] = [];
+    const transposedCopies = o.transposedCopies === 'auto' ? 'auto' : o.transposedCopies === 'on';
+    for (const c of o.configs) results.push(await benchConfig(c, o.warmup, o.steps, matmulRate, { transposedCopies, log }));
+    return { backend: o.backend, matmulGflops: matmulRate, steps: o.steps, warmup: o.warmup, transposedCopies: o.transposedCopies, configs: results };
+  },
+  async report(r) {
+    const text = `backend ${r.backend}; LoRA r=${DEFAULT_LORA.r} on ${DEFAULT_LORA.targets.join(',')}, label smoothing 0.1; the loss covers 'loss rows' of B·T (the rest is prompt)\n\n${benchTables(r.configs, r.matmulGflops)}\n`;
+    return { json: r, text, files: [] };
+  },
+};

@@ -19,6 +19,7 @@ import {
   type ActivationsMessage, type GradientMessage, type HostTensor, type WireFormat,
 } from '@splitlora/protocol';
 import { LocalServerCompute, ServerEngine, TorchCompute, WorkerServerCompute, sharedRecord, type ResolvedEngine, type ServerCompute, type ServerPartSpec } from '@splitlora/server';
+import type { Experiment } from './experiment';
 import { formatTable } from './table';
 
 export interface SplitBenchOptions {
@@ -555,3 +556,11 @@ export async function runSplitBench(opts: SplitBenchOptions = {}): Promise<Recor
     for (const w of [nanoW, nanoWide, gpt2W]) for (const x of Object.values(w)) x.dispose();
   }
 }
+
+export const benchSplit: Experiment<SplitBenchOptions, Record<string, unknown>> = {
+  name: 'bench-split',
+  description: 'split step cost (client, codec+transport, server) vs unsplit, wire formats vs float32, and server throughput with 1-8 clients',
+  defaults: {},
+  run: (o, { log }) => runSplitBench({ ...o, log }),
+  report: async (result) => ({ json: result, files: [] }),
+};

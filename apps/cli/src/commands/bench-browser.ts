@@ -1,7 +1,7 @@
-// bench-browser: GPT-2 S split steps in one Chromium tab per browser backend (see bench-browser.ts).
+// bench-browser: GPT-2 S split steps in one Chromium tab per browser backend (@splitlora/lab bench-browser.ts).
 import { Command, Option } from 'commander';
 import { PRESETS, type PresetName } from '@splitlora/model';
-import { runBrowserBench } from '@splitlora/lab';
+import { benchBrowser } from '@splitlora/lab';
 import { log, printResult } from '../output';
 
 const int = (v: string) => {
@@ -11,20 +11,22 @@ const int = (v: string) => {
 };
 
 export function benchBrowserCommand(): Command {
-  return new Command('bench-browser')
-    .description('split steps in real Chromium tabs (webgpu, webgl, wasm) on a random-weight model: bytes, load time, peak tf.memory(), forward/server/backward ms, tensor leaks')
-    .addOption(new Option('--preset <name>', 'model architecture').choices(Object.keys(PRESETS)).default('gpt2'))
-    .option('--backends <list>', 'browser backends, comma-separated', 'webgpu,webgl,wasm')
-    .option('--steps <n>', 'split steps per tab', int, 3)
-    .option('--batch <n>', 'rows per step', int, 1)
-    .option('--seq-len <n>', 'tokens per row at most', int, 64)
-    .option('--cut <k>', 'client blocks', int, 3)
-    .option('--server-backend <name>', 'the server\'s tfjs backend in Node', 'wasm')
+  const d = benchBrowser.defaults;
+  return new Command(benchBrowser.name)
+    .description(benchBrowser.description)
+    .addOption(new Option('--preset <name>', 'model architecture').choices(Object.keys(PRESETS)).default(d.preset))
+    .option('--backends <list>', 'browser backends, comma-separated', d.backends!.join(','))
+    .option('--steps <n>', 'split steps per tab', int, d.steps)
+    .option('--batch <n>', 'rows per step', int, d.batch)
+    .option('--seq-len <n>', 'tokens per row at most', int, d.seqLen)
+    .option('--cut <k>', 'client blocks', int, d.cut)
+    .option('--server-backend <name>', 'the server\'s tfjs backend in Node', d.serverBackend)
     .option('--chromium <path>', 'Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium)')
     .action(async (o: { preset: PresetName; backends: string; steps: number; batch: number; seqLen: number; cut: number; serverBackend: string; chromium?: string }) => {
-      printResult(await runBrowserBench({
+      const result = await benchBrowser.run({
         preset: o.preset, backends: o.backends.split(',').map((b) => b.trim()).filter(Boolean), steps: o.steps, batch: o.batch, seqLen: o.seqLen,
-        cut: o.cut, serverBackend: o.serverBackend, chromiumPath: o.chromium, log,
-      }));
+        cut: o.cut, serverBackend: o.serverBackend, chromiumPath: o.chromium,
+      }, { log });
+      printResult((await benchBrowser.report(result)).json);
     });
 }

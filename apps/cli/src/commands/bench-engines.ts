@@ -1,145 +1,37 @@
-// bench-engines: the server step on each compute engine, side by side in one run. The GPT-2 S
-// (or --preset) server part at a quarter cut, B×T = 8×128 with a half-prompt mask, 1/4/8 batched
-// clients: tfjs-wasm in its worker thread, the torch engine through its pipes on 1 thread and on
-// every core, and, from the same run, the torch engine's math in-process and a plain PyTorch loop
-// of the same step (splitlora_torch.bench) as the reference, also for the whole model (cut 0).
-// Random weights: speed does not depend on their values. A benchmark, not a test.
-import { execFile } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+// bench-engines: the server step on each compute engine, side by side in one run (@splitlora/lab bench-engines.ts).
+// A benchmark, not a test.
 import { Command, Option } from 'commander';
-import { PYTHON_DIR, probeTorch } from '@splitlora/engine-torch';
-import { PRESETS, initGpt2Weights, type GPT2Config, type TensorRecord } from '@splitlora/model';
-import { ComputeWorker, TorchCompute, WorkerServerCompute, sharedRecord, type ComputeService, type ServerPartSpec, type StepRequest } from '@splitlora/server';
-import { formatTable, trainStepFlops } from '@splitlora/lab';
+import { ENGINE_PRESETS, benchEngines, type BenchEnginesOptions } from '@splitlora/lab';
 import { intAtLeast } from '../options';
-import { CliError, log, printResult } from '../output';
+import { log, printResult } from '../output';
 
-interface Flags { preset: 'gpt2' | 'gpt2-medium' | 'nano' | 'micro' | 'mini'; clients: string; oneThreadClients?: string; tfjsClients: string; batch: number; seqLen: number; steps: number; threads?: number; python?: string; skipTfjs?: boolean; skipPlain?: boolean; skipWhole?: boolean }
+interface BenchEnginesFlags { preset: BenchEnginesOptions['preset']; clients: string; oneThreadClients?: string; tfjsClients: string; batch: number; seqLen: number; steps: number; threads?: number; python?: string; skipTfjs?: boolean; skipPlain?: boolean; skipWhole?: boolean }
 
-interface Row { engine: string; shape: string; clients: number; stepMs: number; tokensPerSec: number; gflops: number; overheadMs: number | null }
-
+/** A comma-separated list of client counts (anything but a positive integer is left out). */
 const list = (s: string) => s.split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n) && n > 0);
-const median = (xs: number[]) => {
-  const v = [...xs].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
-
-/** n clients of B×T random activations, random targets, the loss on the second half of each row. */
-function group(cfg: GPT2Config, n: number, B: number, T: number, step: number): StepRequest[] {
-  return Array.from({ length: n }, (_, c) => ({
-    clientId: `c${c}`,
-    acts: { shape: [B, T, cfg.nEmbd], data: Float32Array.from({ length: B * T * cfg.nEmbd }, (_, j) => Math.sin(j * 0.37 + c + step)) },
-    targets: Int32Array.from({ length: B * T }, (_, j) => (j * 7919 + c) % cfg.vocabSize),
-    mask: Float32Array.from({ length: B * T }, (_, j) => (j % T >= T / 2 ? 1 : 0)),
-  }));
-}
-
-/** Median wall time of a step as the server sees it, and the median share spent outside the engine's own compute (transport, packing). */
-async function timeSteps(service: ComputeService, spec: ServerPartSpec, n: number, B: number, T: number, steps: number, label: string): Promise<{ ms: number; overheadMs: number }> {
-  const part = await WorkerServerCompute.open(service, `bench-${n}`, spec);
-  const times: number[] = [];
-  const overheads: number[] = [];
-  for (let s = 0; s <= steps; s++) {
-    const g = group(spec.config, n, B, T, s); // fresh: a worker thread takes the buffers it is sent
-    const t0 = performance.now();
-    const { busyMs } = await part.step(g);
-    const ms = performance.now() - t0;
-    if (s > 0) { // step 0 warms up (allocations, first-use packing)
-      times.push(ms);
-      overheads.push(ms - busyMs);
-    }
-    log(`  ${label} ×${n}: step ${s}/${steps} ${(ms / 1000).toFixed(2)} s (engine busy ${(busyMs / 1000).toFixed(2)} s)${s === 0 ? ' (warm-up)' : ''}`);
-  }
-  await part.dispose();
-  return { ms: median(times), overheadMs: median(overheads) };
-}
-
-function pythonBench(python: string, args: string[]): Promise<{ setups: Record<string, number | string | null>[]; device: string; torch: string; threads: number }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(':') };
-    const child = execFile(python, ['-m', 'splitlora_torch.bench', ...args], { env, maxBuffer: 16 << 20 }, (err, stdout) => {
-      if (err) return reject(new Error(`splitlora_torch.bench failed: ${err.message}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!));
-    });
-    child.stdout?.on('data', (d: Buffer) => { for (const line of String(d).split('\n')) if (line && !line.startsWith('{')) log(`  plain/engine in-process: ${line}`); });
-  });
-}
 
 export function benchEnginesCommand(): Command {
-  return new Command('bench-engines')
-    .description('server step speed per compute engine, side by side: tfjs-wasm, torch on 1 thread and every core, and a plain PyTorch loop as the reference')
-    .addOption(new Option('--preset <name>', 'model shape (random weights)').choices(['gpt2', 'gpt2-medium', 'nano', 'micro', 'mini']).default('gpt2'))
-    .option('--clients <list>', 'batched clients per server step', '1,4,8')
+  const d = benchEngines.defaults;
+  return new Command(benchEngines.name)
+    .description(benchEngines.description)
+    .addOption(new Option('--preset <name>', 'model shape (random weights)').choices(ENGINE_PRESETS).default(d.preset))
+    .option('--clients <list>', 'batched clients per server step', d.clients!.join(','))
     .option('--one-thread-clients <list>', 'batched clients for the torch engine on 1 thread (default: --clients)')
-    .option('--tfjs-clients <list>', 'batched clients for tfjs-wasm (≈30 s per GPT-2 S client-step on one core)', '1')
-    .option('--batch <b>', 'rows per client', intAtLeast(1), 8)
-    .option('--seq-len <t>', 'tokens per row', intAtLeast(2), 128)
-    .option('--steps <n>', 'timed steps per setup, after one warm-up step (the median is reported)', intAtLeast(1), 3)
+    .option('--tfjs-clients <list>', 'batched clients for tfjs-wasm (≈30 s per GPT-2 S client-step on one core)', d.tfjsClients!.join(','))
+    .option('--batch <b>', 'rows per client', intAtLeast(1), d.batch)
+    .option('--seq-len <t>', 'tokens per row', intAtLeast(2), d.seqLen)
+    .option('--steps <n>', 'timed steps per setup, after one warm-up step (the median is reported)', intAtLeast(1), d.steps)
     .option('--threads <n>', '"every core" for the torch runs (default: all of this machine\'s)', intAtLeast(1))
     .option('--python <path>', 'interpreter with torch (default: as --engine auto finds it)')
     .option('--skip-tfjs', 'leave tfjs-wasm out')
     .option('--skip-plain', 'leave the in-process engine and the plain PyTorch loop out')
     .option('--skip-whole', 'leave the whole model (cut 0) out of the in-process and plain runs')
-    .action(async (o: Flags) => {
-      const probe = await probeTorch({ python: o.python, device: 'cpu' });
-      if (probe.problem) throw new CliError(probe.problem);
-      const cfg = PRESETS[o.preset] as GPT2Config;
-      const cut = Math.max(1, Math.floor(cfg.nLayer / 4));
-      const all = o.threads ?? availableParallelism();
-      const B = o.batch, T = o.seqLen;
-      log(`bench-engines: ${o.preset} (${cfg.nLayer} × d=${cfg.nEmbd}), server part at cut ${cut} (${cfg.nLayer - cut} blocks + head), ${B}×${T} per client, half-prompt mask; torch ${probe.torch} (${probe.python}); ${availableParallelism()} cores`);
-      let t = performance.now();
-      const weights: TensorRecord = sharedRecord(initGpt2Weights(cfg, 1));
-      log(`  random weights in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-      const spec: ServerPartSpec = { config: cfg, cut, lora: { r: 4, alpha: 32, dropout: 0.1, targets: ['q', 'v'] }, seed: 1, lr: 2e-4, schedule: { kind: 'linear', warmup: 500, total: 10_000 }, smoothing: 0.1 };
-      const flops = (n: number, blocks: number) => trainStepFlops({ ...cfg, nLayer: blocks }, spec.lora, n * B, T, n * B * (T - T / 2)).total;
-      const rows: Row[] = [];
-      const add = (engine: string, shape: string, n: number, ms: number, blocks: number, overheadMs: number | null = null) => rows.push({ engine, shape, clients: n, stepMs: ms, overheadMs, tokensPerSec: (n * B * T) / (ms / 1000), gflops: flops(n, blocks) / (ms / 1000) / 1e9 });
-      const serverShape = `server part (cut ${cut})`;
-
-      const torchRuns: [string, number, string][] = [['torch-cpu 1 thread', 1, o.oneThreadClients ?? o.clients], [`torch-cpu ${all} threads`, all, o.clients]];
-      for (const [label, threads, clients] of torchRuns) {
-        const engine = new TorchCompute({ python: probe.python, device: 'cpu', threads, config: cfg, weights });
-        await engine.start();
-        for (const n of list(clients)) {
-          const r = await timeSteps(engine, spec, n, B, T, o.steps, label);
-          add(label, serverShape, n, r.ms, cfg.nLayer - cut, r.overheadMs);
-        }
-        await engine.close();
-      }
-      if (!o.skipTfjs) {
-        const worker = new ComputeWorker({ role: 'train', backend: 'wasm', config: cfg, weights });
-        await worker.start();
-        for (const n of list(o.tfjsClients)) {
-          const r = await timeSteps(worker, spec, n, B, T, o.steps, 'tfjs-wasm');
-          add('tfjs-wasm (1 worker)', serverShape, n, r.ms, cfg.nLayer - cut, r.overheadMs);
-        }
-        await worker.close();
-      }
-      let plain: Awaited<ReturnType<typeof pythonBench>> | null = null;
-      if (!o.skipPlain) {
-        plain = await pythonBench(probe.python, ['--device', 'cpu', '--threads', String(all), '--presets', o.preset, '--clients', o.clients, '--batch', String(B), '--seq-len', String(T), '--steps', String(o.steps), '--warmup', '1', ...(o.skipWhole ? [] : ['--whole'])]);
-        for (const s of plain.setups) {
-          const shape = s.cut === 0 ? 'whole model' : serverShape;
-          add(`torch math in-process ${all} threads`, shape, s.clients as number, s.engineStepMs as number, s.blocks as number);
-          add(`plain PyTorch loop ${all} threads`, shape, s.clients as number, s.plainStepMs as number, s.blocks as number);
-        }
-      }
-
-      const find = (engine: string, shape: string, n: number) => rows.find((r) => r.engine === engine && r.shape === shape && r.clients === n);
-      const ratios = list(o.clients).map((n) => {
-        const torchAll = find(`torch-cpu ${all} threads`, serverShape, n);
-        const plainS = find(`plain PyTorch loop ${all} threads`, serverShape, n);
-        const tfjs = find('tfjs-wasm (1 worker)', serverShape, n);
-        return {
-          clients: n,
-          torchEngineOverPlain: torchAll && plainS ? torchAll.stepMs / plainS.stepMs : null,
-          tfjsOverTorchEngine: tfjs && torchAll ? tfjs.stepMs / torchAll.stepMs : null,
-          oneThreadOverAll: torchAll && find('torch-cpu 1 thread', serverShape, n) ? find('torch-cpu 1 thread', serverShape, n)!.stepMs / torchAll.stepMs : null,
-        };
-      });
-      process.stderr.write('\n' + formatTable(['engine', 'shape', 'clients', 's/step', 'tokens/s', 'GFLOP/s', 'outside compute ms'], rows.map((r) => [r.engine, r.shape, r.clients, (r.stepMs / 1000).toFixed(2), r.tokensPerSec.toFixed(0), r.gflops.toFixed(1), r.overheadMs === null ? '–' : r.overheadMs.toFixed(0)])) + '\n\n');
-      process.stderr.write(formatTable(['clients', 'torch engine / plain loop', 'tfjs-wasm / torch engine', 'torch 1 thread / all'], ratios.map((r) => [r.clients, r.torchEngineOverPlain?.toFixed(2) ?? '–', r.tfjsOverTorchEngine?.toFixed(1) ?? '–', r.oneThreadOverAll?.toFixed(2) ?? '–'])) + '\n');
-      printResult({ preset: o.preset, cut, batch: B, seqLen: T, cores: availableParallelism(), threads: all, torch: probe.torch, rows, ratios });
+    .action(async (o: BenchEnginesFlags) => {
+      const result = await benchEngines.run({
+        ...o, clients: list(o.clients), oneThreadClients: o.oneThreadClients === undefined ? undefined : list(o.oneThreadClients), tfjsClients: list(o.tfjsClients),
+      }, { log });
+      const report = await benchEngines.report(result);
+      process.stderr.write(report.text!);
+      printResult(report.json);
     });
 }

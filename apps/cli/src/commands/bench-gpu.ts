@@ -1,6 +1,7 @@
-// bench-gpu: the GPU check (gpt2 cases of bench-model and bench-split on webgpu and tensorflow-gpu); see ../bench-gpu.ts.
+// bench-gpu: the GPU check (gpt2 cases of bench-model and bench-split on webgpu and tensorflow-gpu; @splitlora/lab bench-gpu.ts).
 import { Command, Option } from 'commander';
-import { DEFAULT_BUDGET_S, GPU_CASES, runGpuBench, runGpuCaseChild } from '@splitlora/lab';
+// From its own module, not the index: the GPU check bundle (bench-gpu-main.ts) takes this command alone.
+import { GPU_CASES, benchGpu, runGpuCaseChild } from '@splitlora/lab/bench-gpu';
 import { intAtLeast } from '../options';
 import { log, printResult } from '../output';
 
@@ -18,11 +19,12 @@ interface BenchGpuOptions {
  * runs the command alone passes its own path only.
  */
 export function benchGpuCommand(childPrefix: string[] = [process.argv[1], 'bench-gpu']): Command {
-  return new Command('bench-gpu')
-    .description('GPU check: gpt2 training step 8×128, split step by part and server throughput with 1/4/8 clients on webgpu and tensorflow-gpu, each case in a child process with a time budget; prints one JSON')
-    .option('--backends <list>', 'comma-separated backends to measure (one not installed is reported as skipped)', 'webgpu,tensorflow-gpu')
+  const d = benchGpu.defaults;
+  return new Command(benchGpu.name)
+    .description(benchGpu.description)
+    .option('--backends <list>', 'comma-separated backends to measure (one not installed is reported as skipped)', d.backends!.join(','))
     .option('--quick', 'tiny shapes (2 layers × 16, vocab 50257): checks the script end to end, e.g. on SwiftShader, in a few minutes')
-    .option('--budget <seconds>', 'seconds for all cases together; each case gets a weighted share of what is left and is killed past it', intAtLeast(30), DEFAULT_BUDGET_S)
+    .option('--budget <seconds>', 'seconds for all cases together; each case gets a weighted share of what is left and is killed past it', intAtLeast(30), d.budgetS)
     .option('--only <cases>', `comma-separated subset of ${GPU_CASES.map((c) => c.name).join(',')}`)
     .addOption(new Option('--case <name>', 'internal: run one case in this process (the child)').hideHelp())
     .action(async (o: BenchGpuOptions) => {
@@ -34,6 +36,7 @@ export function benchGpuCommand(childPrefix: string[] = [process.argv[1], 'bench
         process.exit(0);
       }
       const cases = o.only?.split(',').map((s) => s.trim()).filter(Boolean);
-      printResult(await runGpuBench({ backends, quick: o.quick ?? false, budgetS: o.budget, childPrefix, cases, log }));
+      const result = await benchGpu.run({ backends, quick: o.quick ?? false, budgetS: o.budget, childPrefix, cases }, { log });
+      printResult((await benchGpu.report(result)).json);
     });
 }

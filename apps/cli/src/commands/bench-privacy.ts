@@ -5,12 +5,12 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { defaultCut, disposeWeights, toWeights } from '@splitlora/model';
+import { benchPrivacy } from '@splitlora/lab';
+import { defaultCut } from '@splitlora/model';
 import { intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
-import { progressBar } from '../progress';
+import { experimentHooks } from '../progress';
 import { addRunOptions, commandLine, loadSimModel, simData, trainSettings, type RunFlags } from '../run-options';
-import { runPrivacyBench, writePrivacyReport } from '@splitlora/lab';
 
 interface PrivacyFlags extends RunFlags {
   out: string;
@@ -51,20 +51,21 @@ function share(value: string): number {
 export const PRIVACY_QUICK = { sigmas: '0,2', limit: 1, maxCandidates: 256, clients: 2, steps: 20, interval: 10, heldout: 24, examples: 200 };
 
 export function benchPrivacyCommand(): Command {
-  const cmd = new Command('bench-privacy').description('what a curious server recovers from the cut activations vs cut and noise σ (with/without clipping), what the same defences cost in held-out loss after the same steps, and the privacy/utility frontier; writes report.md, SVGs and privacy.json');
+  const d = benchPrivacy.defaults;
+  const cmd = new Command(benchPrivacy.name).description(benchPrivacy.description);
   addRunOptions(cmd)
     .option('--out <dir>', 'report folder', join('bench-runs', 'privacy'))
     .option('--cuts <list>', 'cuts attacked, comma-separated (default 1..min(3, blocks − 1))')
-    .option('--sigmas <list>', 'noise σ as multiples of the clean activations\' RMS at each cut', '0,0.5,1,2,4')
-    .option('--clip <x>', 'the clipped series: C as a multiple of the clean rows\' RMS norm at each cut', positiveNumber, 1)
+    .option('--sigmas <list>', 'noise σ as multiples of the clean activations\' RMS at each cut', d.sigmas!.join(','))
+    .option('--clip <x>', 'the clipped series: C as a multiple of the clean rows\' RMS norm at each cut', positiveNumber, d.clip!)
     .option('--no-clip', 'no clipped series')
-    .option('--limit <n>', 'examples attacked per setting (the first of client 0\'s shard)', intAtLeast(1), 3)
-    .option('--max-candidates <n>', 'candidate tokens scored per position at most (all of them under noise)', intAtLeast(1), 512)
+    .option('--limit <n>', 'examples attacked per setting (the first of client 0\'s shard)', intAtLeast(1), d.limit)
+    .option('--max-candidates <n>', 'candidate tokens scored per position at most (all of them under noise)', intAtLeast(1), d.maxCandidates)
     .option('--train-cuts <list>', 'cuts trained at, one run per σ and clip setting (default: the default cut and the deepest of --cuts)')
     .option('--no-train', 'attacks only (e.g. a GPT-2 S-sized model on a CPU)')
     .option('--no-ushape', 'skip the U-shaped runs (labels "client" at the first train cut, σ = 0 and the largest σ)')
-    .option('--protect-below <x>', '"protects": token recovery at most this share', share, 0.1)
-    .option('--train-share <x>', '"trains": at least this share of the undefended held-out gain', share, 0.5)
+    .option('--protect-below <x>', '"protects": token recovery at most this share', share, d.protectBelow)
+    .option('--train-share <x>', '"trains": at least this share of the undefended held-out gain', share, d.trainShare)
     .option('--quick', `smoke run: --sigmas ${PRIVACY_QUICK.sigmas} --limit ${PRIVACY_QUICK.limit} --max-candidates ${PRIVACY_QUICK.maxCandidates}, training at the default cut, ${PRIVACY_QUICK.clients} clients × ${PRIVACY_QUICK.steps} steps (explicit flags win)`)
     .addHelpText('after', '\nExample:\n  splitlora bench-privacy --quick\n  splitlora bench-privacy --clients 2 --steps 40 --interval 10 --lr 1e-3\n  splitlora bench-privacy --model /tmp/gpt2s --cuts 3 --no-train --limit 2 --sigmas 0,1,2 --max-candidates 256 --out bench-runs/privacy-gpt2s')
     .action(async (o: PrivacyFlags, self: Command) => {
@@ -85,33 +86,14 @@ export function benchPrivacyCommand(): Command {
       const trainCuts = !o.train ? [] : o.trainCuts ? numberList('--train-cuts', true)(o.trainCuts) : o.quick ? [defaultCut(model.config)] : [...new Set([defaultCut(model.config), Math.max(...quickCuts)])];
       for (const k of [...quickCuts, ...trainCuts]) if (k < 1 || k >= L) throw new CliError(`cut ${k}: the model has ${L} blocks; cuts must be in 1..${L - 1}`);
       const data = await simData(o);
-      const weights = toWeights(model.weights);
-      const startedAt = new Date().toISOString();
-      const t0 = performance.now();
-      log(`bench-privacy: cuts ${quickCuts.join(',')}, σ ${sigmas.join(',')}×RMS, ${o.clip === false ? 'no clip' : `clip ${o.clip}× row RMS`}; training at ${trainCuts.join(',') || '(none)'}: ${s.clients} clients × ${s.steps} steps`);
-      let bar: ReturnType<typeof progressBar> | null = null;
-      try {
-        const result = await runPrivacyBench(model, weights, s, data, {
-          cuts: quickCuts, sigmas, clip: o.clip === false ? null : o.clip, limit: o.limit, maxCandidates: o.maxCandidates,
-          trainCuts, protectBelow: o.protectBelow, trainShare: o.trainShare, ushape: o.ushape,
-        }, {
-          log: (m) => { bar?.stop(); bar = null; log(m); },
-          onItem: (done, total, label) => {
-            bar ??= progressBar(total, 'bench-privacy [{bar}] {value}/{total} | {what}');
-            bar.update(done - 1, { what: label });
-          },
-        });
-        (bar as ReturnType<typeof progressBar> | null)?.stop();
-        const files = await writePrivacyReport(o.out, result, {
-          command: commandLine(self), modelId: model.id, layers: L, dModel: model.config.nEmbd, dataSource: data.source,
-          heldoutExamples: data.heldout.length, backend, startedAt, wallSeconds: (performance.now() - t0) / 1000,
-        });
-        log(`bench-privacy: ${files.map((f) => join(o.out, f)).join(', ')}`);
-        log(`bench-privacy: ${result.verdict.text}`);
-        if (o.json) printResult({ attacks: result.attacks, training: result.training, frontier: result.frontier, verdict: result.verdict.text });
-      } finally {
-        disposeWeights(weights);
-      }
+      const run = await benchPrivacy.run({
+        model, settings: s, data, cuts: quickCuts, sigmas, clip: o.clip === false ? null : o.clip, limit: o.limit, maxCandidates: o.maxCandidates,
+        trainCuts, protectBelow: o.protectBelow, trainShare: o.trainShare, ushape: o.ushape, command: commandLine(self), backend,
+      }, experimentHooks((label) => `${label} [{bar}] {value}/{total} | {note}`));
+      const report = await benchPrivacy.report(run, o.out);
+      log(`bench-privacy: ${report.files.join(', ')}`);
+      log(`bench-privacy: ${report.text}`);
+      if (o.json) printResult(report.json);
     });
   return cmd;
 }

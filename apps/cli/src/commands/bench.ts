@@ -1,16 +1,15 @@
 // bench: CenLoRA, SplitLoRA and FedLoRA side by side on the same data, partition, seeds and
 // hyper-parameters. Writes a run folder (report.md, SVG plots, results.json, CSVs); with --json
 // the last stdout line is one JSON object keyed by method.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { readDataFile } from '@splitlora/data/node';
-import { DECODE_BATCH, disposeWeights, toWeights } from '@splitlora/model';
+import { DEFAULT_LATENCY, LATENCY_ASSUMPTIONS, METHODS, bench, latencyParams, type Method } from '@splitlora/lab';
+import { DECODE_BATCH } from '@splitlora/model';
 import { engineFromFlags, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
-import { progressBar } from '../progress';
-import { DEFAULT_LATENCY, LATENCY_ASSUMPTIONS, METHODS, jsonByMethod, latencyParams, runBench, writeBenchReport, type Method } from '@splitlora/lab';
+import { experimentHooks } from '../progress';
 import { addRunAndEngineOptions, commandLine, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../run-options';
 
 interface BenchFlags extends RunEngineFlags {
@@ -70,7 +69,7 @@ function wrap(text: string, width: number, indent: string): string {
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z');
 
 export function benchCommand(): Command {
-  const cmd = new Command('bench').description('CenLoRA, SplitLoRA and FedLoRA on the same data and settings: held-out curves, client cost, modelled and measured time, time to a target perplexity; writes a report folder');
+  const cmd = new Command(bench.name).description(bench.description);
   addRunAndEngineOptions(cmd)
     .option('--methods <list>', 'methods to run, comma-separated', METHODS.join(','))
     .option('--out <dir>', 'run folder (default ./bench-runs/<timestamp>)')
@@ -102,41 +101,21 @@ export function benchCommand(): Command {
       if (o.quick) applyQuick(o, self);
       const backend = await selectNodeBackend(o.backend, log);
       const model = await loadSimModel(o.model);
-      const s = trainSettings(o, model);
+      const settings = trainSettings(o, model);
       const data = await simData(o);
       const out = o.out ?? join('bench-runs', stamp());
       const e2eTest = o.e2eData ? (await readDataFile(o.e2eData, 'auto')).examples.map((e) => ({ context: e.context.trim(), completion: e.completion.trim() })) : data.heldoutText;
       const e2eMrs = Math.min(o.e2eMrs, new Set(e2eTest.map((e) => e.context)).size);
-      const latency = latencyParams({ ...o, centralTflops: o.centralTflops ?? o.clientTflops });
-      log(`bench: ${methods.join(', ')}; ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
-      const weights = toWeights(model.weights);
-      const startedAt = new Date().toISOString();
-      try {
-        const result = await runBench(model, weights, s, data, {
-          engine: methods.includes('split') ? await engineFromFlags(o, log) : undefined, methods, latency, targetPerplexity: o.targetPpl, stallMs: 300_000, evalLimit: o.evalLimit,
-          e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams, batchSize: o.e2eBatch, test: e2eTest } : null,
-        }, {
-          log,
-          phase: (label, total) => {
-            const bar = progressBar(total, `${label.padEnd(16)} [{bar}] {value}/{total} | {loss} | ETA {eta_formatted}`);
-            return { update: (d, loss) => bar.update(d, { loss: loss === undefined ? '' : `loss ${loss.toFixed(3)}` }), stop: () => bar.stop() };
-          },
-        });
-        const report = await writeBenchReport(out, result, {
-          command: commandLine(self), modelId: model.id, config: model.config, dataSource: data.source, partition: o.partition,
-          heldoutExamples: Math.min(o.evalLimit ?? Infinity, data.heldout.length), backend, startedAt,
-          e2e: o.e2eEval ? { source: o.e2eData ?? 'the held-out set', mrs: e2eMrs, beams: o.e2eBeams } : null,
-        });
-        log(`bench: report written to ${report}`);
-        if (o.json) printResult(jsonByMethod(result));
-        else {
-          const md = await readFile(report, 'utf8');
-          const results = md.slice(md.indexOf('## Results'), md.indexOf('## Plots'));
-          process.stdout.write(results);
-        }
-      } finally {
-        disposeWeights(weights);
-      }
+      const run = await bench.run({
+        model, settings, data, methods, engine: methods.includes('split') ? await engineFromFlags(o, log) : undefined,
+        latency: latencyParams({ ...o, centralTflops: o.centralTflops ?? o.clientTflops }), targetPerplexity: o.targetPpl, stallMs: 300_000, evalLimit: o.evalLimit,
+        e2e: o.e2eEval ? { mrs: o.e2eMrs, beams: o.e2eBeams, batchSize: o.e2eBatch, test: e2eTest } : null,
+        command: commandLine(self), backend, partition: o.partition, e2eSource: o.e2eEval ? { source: o.e2eData ?? 'the held-out set', mrs: e2eMrs, beams: o.e2eBeams } : null,
+      }, experimentHooks((label) => `${label.padEnd(16)} [{bar}] {value}/{total} | {note} | ETA {eta_formatted}`));
+      const report = await bench.report(run, out);
+      log(`bench: report written to ${report.files[0]}`);
+      if (o.json) printResult(report.json);
+      else process.stdout.write(report.text!);
     });
   return cmd;
 }

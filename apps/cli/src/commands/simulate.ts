@@ -3,14 +3,11 @@
 // {"method","clients","steps","aggregations","initialLoss","finalLoss","heldoutLoss","bytesUp","bytesDown","backends","wallSeconds"}.
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { DEFAULT_WEB_DIR } from '@splitlora/server';
-import { disposeWeights, toWeights } from '@splitlora/model';
-import { saveAdapterDir } from '@splitlora/model/node';
-import { CliError, log, printResult } from '../output';
-import { progressBar } from '../progress';
-import { addRunAndEngineOptions, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../run-options';
+import { simulate } from '@splitlora/lab';
 import { engineFromFlags } from '../options';
-import { ensureWebBuilt, formatTable, runSimulate } from '@splitlora/lab';
+import { CliError, log, printResult } from '../output';
+import { experimentHooks } from '../progress';
+import { addRunAndEngineOptions, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../run-options';
 
 interface SimulateFlags extends RunEngineFlags {
   browser?: boolean;
@@ -21,7 +18,7 @@ interface SimulateFlags extends RunEngineFlags {
 }
 
 export function simulateCommand(): Command {
-  const cmd = new Command('simulate').description('run SplitLoRA with N simulated clients: Node volunteers over loopback sockets (--in-process) or headless Chromium tabs (--browser)');
+  const cmd = new Command(simulate.name).description(simulate.description);
   addRunAndEngineOptions(cmd)
     .option('--in-process', 'clients are Node volunteers in this process, over loopback sockets (default)')
     .option('--browser', 'clients are headless Chromium tabs running the volunteer page (needs a system Chromium; builds dist/web first when it is missing or stale)')
@@ -34,30 +31,16 @@ export function simulateCommand(): Command {
       const backend = await selectNodeBackend(o.backend, log);
       const engine = await engineFromFlags(o, log);
       const model = await loadSimModel(o.model);
-      const s = trainSettings(o, model);
+      const settings = trainSettings(o, model);
       const data = await simData(o);
-      log(`simulate: ${o.browser ? 'browser' : 'in-process'}, ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
-      if (o.browser) await ensureWebBuilt(DEFAULT_WEB_DIR, log); // before the progress bar draws
-      const weights = toWeights(model.weights);
-      const bar = progressBar(s.clients * s.steps, 'simulate [{bar}] {value}/{total} steps | loss {loss} | ETA {eta_formatted}');
-      try {
-        const { result, run } = await runSimulate(model, weights, s, data, {
-          mode: o.browser ? 'browser' : 'in-process', engine,
-          browser: { log, chromiumPath: o.chromium, backends: o.browserBackend ? data.shards.map(() => o.browserBackend) : undefined },
-        }, { onStep: (done, _t, loss) => bar.update(done, { loss: Number.isFinite(loss) ? loss.toFixed(3) : '–' }) }).finally(() => bar.stop());
-        log(`simulate: server on ${engine.engine === "torch" ? "the torch engine" : `tfjs ${backend}`}; clients on ${result.backends.join(', ')}`);
-        if (o.out) {
-          await saveAdapterDir(o.out, run.checkpoints[run.checkpoints.length - 1].adapter, s.lora, { baseModel: model.id });
-          log(`simulate: final adapter written to ${o.out} (adapter_config.json + adapter_model.safetensors)`);
-        }
-        if (o.json) printResult(result);
-        else {
-          process.stdout.write(formatTable(['client', 'backend', 'bytes up', 'bytes down'], result.backends.map((b, c) => [c, b, result.bytesUp[c], result.bytesDown[c]])) + '\n\n');
-          process.stdout.write(`${result.aggregations} aggregations; training loss ${result.initialLoss.toFixed(4)} → ${result.finalLoss.toFixed(4)}; held-out loss ${result.heldoutLoss.toFixed(4)}; ${result.wallSeconds.toFixed(1)} s\n`);
-        }
-      } finally {
-        disposeWeights(weights);
-      }
+      const run = await simulate.run(
+        { model, settings, data, mode: o.browser ? 'browser' : 'in-process', engine, backend, chromiumPath: o.chromium, browserBackend: o.browserBackend },
+        experimentHooks((label) => `${label} [{bar}] {value}/{total} steps | loss {note} | ETA {eta_formatted}`),
+      );
+      const report = await simulate.report(run, o.out);
+      if (o.out) log(`simulate: final adapter written to ${o.out} (adapter_config.json + adapter_model.safetensors)`);
+      if (o.json) printResult(report.json);
+      else process.stdout.write(report.text!);
     });
   return cmd;
 }

@@ -3,12 +3,15 @@
 // perplexity and the ratios between methods.
 import type { ResolvedEngine } from '@splitlora/server';
 import type { E2EScores } from '@splitlora/metrics';
-import type { Weights } from '@splitlora/model';
-import { runCen } from './cen';
+import { readFile } from 'node:fs/promises';
+import { disposeWeights, toWeights, type Weights } from '@splitlora/model';
 import { adapterParams, messageSizes, modelDownloadBytes, peakTrainingBytes, stepFlops } from '../cost-model';
+import { startProgress, type Experiment } from '../experiment';
+import { runCen } from './cen';
 import { e2eMetrics, heldoutCurve, type CurvePoint, type E2EOptions, type HeldoutMemo } from './evaluate';
 import { runFed } from './fed';
 import { modelledTime, modelledTimeAt, timeToTarget, type LatencyParams, type MethodWork, type ModelledTime } from './latency';
+import { jsonByMethod, writeBenchReport, type ReportMeta } from './report';
 import { runSplitInProcess } from './split-in-process';
 import { METHOD_NAMES, type Method, type MethodRun, type RunHooks, type SimData, type SimModel, type TrainSettings } from './types';
 
@@ -204,3 +207,54 @@ export async function runBench(model: SimModel, weights: Weights, s: TrainSettin
   }
   return { settings: s, latency: o.latency, targetPerplexity: target, targetSource: o.targetPerplexity === undefined ? 'default' : 'given', methods: reports, losses };
 }
+
+export interface BenchExperimentOptions extends BenchOptions {
+  model: SimModel;
+  settings: TrainSettings;
+  data: SimData;
+  /** For the report: the command line, the tfjs backend, the partition spec and the E2E metrics' MRs. */
+  command: string;
+  backend: string;
+  partition: string;
+  e2eSource: ReportMeta['e2e'];
+}
+
+export interface BenchRun {
+  bench: BenchResult;
+  meta: ReportMeta;
+}
+
+export const bench: Experiment<BenchExperimentOptions, BenchRun> = {
+  name: 'bench',
+  description: 'CenLoRA, SplitLoRA and FedLoRA on the same data and settings: held-out curves, client cost, modelled and measured time, time to a target perplexity; writes a report folder',
+  defaults: {},
+  async run(o, hooks) {
+    const { model, settings: s, data } = o;
+    hooks.log(`bench: ${o.methods.join(', ')}; ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
+    const weights = toWeights(model.weights);
+    const startedAt = new Date().toISOString();
+    try {
+      const result = await runBench(model, weights, s, data, o, {
+        log: hooks.log,
+        phase: (label, total) => {
+          const bar = startProgress(hooks, label, total);
+          return { update: (d, loss) => bar.update(d, loss === undefined ? '' : `loss ${loss.toFixed(3)}`), stop: () => bar.stop() };
+        },
+      });
+      const meta: ReportMeta = {
+        command: o.command, modelId: model.id, config: model.config, dataSource: data.source, partition: o.partition,
+        heldoutExamples: Math.min(o.evalLimit ?? Infinity, data.heldout.length), backend: o.backend, startedAt, e2e: o.e2eSource,
+      };
+      return { bench: result, meta };
+    } finally {
+      disposeWeights(weights);
+    }
+  },
+  /** Writes the run folder (report.md, SVG plots, results.json, CSVs); the text is report.md's Results section. */
+  async report(r, dir) {
+    if (!dir) throw new Error('bench: the report needs a run folder');
+    const report = await writeBenchReport(dir, r.bench, r.meta);
+    const md = await readFile(report, 'utf8');
+    return { json: jsonByMethod(r.bench), text: md.slice(md.indexOf('## Results'), md.indexOf('## Plots')), files: [report] };
+  },
+};

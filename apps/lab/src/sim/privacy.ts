@@ -5,9 +5,10 @@
 // between the two. Writes report.md, SVGs and privacy.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Weights } from '@splitlora/model';
 import { noiseKeyFromSeed } from '@splitlora/client';
+import { disposeWeights, toWeights, type Weights } from '@splitlora/model';
 import { activationInversion, type AttackResult } from '@splitlora/privacy';
+import { NO_PROGRESS, type Experiment, type Progress } from '../experiment';
 import { formatTable } from '../table';
 import { clientSeed } from './batches';
 import { heldoutCurve, type HeldoutMemo } from './evaluate';
@@ -313,3 +314,58 @@ export async function writePrivacyReport(dir: string, r: PrivacyBenchResult, met
   await writeFile(join(dir, 'report.md'), md);
   return files;
 }
+
+// ---- the experiment --------------------------------------------------------------------------
+
+export interface PrivacyExperimentOptions extends PrivacyBenchOptions {
+  model: SimModel;
+  settings: TrainSettings;
+  data: SimData;
+  /** For the report: the command line and the tfjs backend. */
+  command: string;
+  backend: string;
+}
+
+export interface PrivacyRun {
+  result: PrivacyBenchResult;
+  meta: PrivacyReportMeta;
+}
+
+export const benchPrivacy: Experiment<PrivacyExperimentOptions, PrivacyRun> = {
+  name: 'bench-privacy',
+  description: 'what a curious server recovers from the cut activations vs cut and noise σ (with/without clipping), what the same defences cost in held-out loss after the same steps, and the privacy/utility frontier; writes report.md, SVGs and privacy.json',
+  defaults: { sigmas: [0, 0.5, 1, 2, 4], clip: 1, limit: 3, maxCandidates: 512, protectBelow: 0.1, trainShare: 0.5, ushape: true },
+  async run(o, hooks) {
+    const { model, settings: s, data } = o;
+    const bench: PrivacyBenchOptions = { cuts: o.cuts, sigmas: o.sigmas, clip: o.clip, limit: o.limit, maxCandidates: o.maxCandidates, trainCuts: o.trainCuts, protectBelow: o.protectBelow, trainShare: o.trainShare, ushape: o.ushape };
+    const weights = toWeights(model.weights);
+    const startedAt = new Date().toISOString();
+    const t0 = performance.now();
+    hooks.log(`bench-privacy: cuts ${o.cuts.join(',')}, σ ${o.sigmas.join(',')}×RMS, ${o.clip === null ? 'no clip' : `clip ${o.clip}× row RMS`}; training at ${o.trainCuts.join(',') || '(none)'}: ${s.clients} clients × ${s.steps} steps`);
+    // One bar per stretch between log lines: a line ends the bar, the next item starts another.
+    let bar: Progress | null = null;
+    try {
+      const result = await runPrivacyBench(model, weights, s, data, bench, {
+        log: (m) => { bar?.stop(); bar = null; hooks.log(m); },
+        onItem: (done, total, label) => {
+          bar ??= hooks.progress?.('bench-privacy', total) ?? NO_PROGRESS;
+          bar.update(done - 1, label);
+        },
+      });
+      (bar as Progress | null)?.stop();
+      const meta: PrivacyReportMeta = {
+        command: o.command, modelId: model.id, layers: model.config.nLayer, dModel: model.config.nEmbd, dataSource: data.source,
+        heldoutExamples: data.heldout.length, backend: o.backend, startedAt, wallSeconds: (performance.now() - t0) / 1000,
+      };
+      return { result, meta };
+    } finally {
+      disposeWeights(weights);
+    }
+  },
+  /** Writes report.md, the SVGs and privacy.json; the text is the verdict. */
+  async report({ result, meta }, dir) {
+    if (!dir) throw new Error('bench-privacy: the report needs a folder');
+    const files = await writePrivacyReport(dir, result, meta);
+    return { json: { attacks: result.attacks, training: result.training, frontier: result.frontier, verdict: result.verdict.text }, text: result.verdict.text, files: files.map((f) => join(dir, f)) };
+  },
+};

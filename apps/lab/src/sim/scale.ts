@@ -11,17 +11,19 @@
 // replica collection and average: the window holds exactly rounds 1 … R−2 of all of it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Volunteer, downloadClientModel, type DownloadedModel } from '@splitlora/client';
 import { encodeExamples, partition, syntheticE2E } from '@splitlora/data';
-import { toWeights } from '@splitlora/model';
+import { selectNodeBackend } from '@splitlora/backend/node';
+import { toWeights, type GPT2Config } from '@splitlora/model';
 import { msgpackParser } from '@splitlora/protocol';
 import { RedisServer, freePort, type RedisCounters } from '@splitlora/server';
 import { io as connect } from 'socket.io-client';
-import { callsBetween, setupName, type SetupMeasurement } from './scale-report';
+import { NO_PROGRESS, type Experiment, type Progress } from '../experiment';
+import { callsBetween, medianRows, ratiosTo, scaleMarkdown, scaleText, setupName, summarizeSetup, type ScaleResult, type SetupMeasurement } from './scale-report';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -280,3 +282,62 @@ export async function runScaleSetup(nodes: number, o: ScaleOptions, hooks: Scale
     await rm(dataDir, { recursive: true, force: true });
   }
 }
+
+// ---- the experiment --------------------------------------------------------------------------
+
+export interface ScaleExperimentOptions extends ScaleOptions {
+  /** The model's name in the report, and its shape. */
+  modelId: string;
+  config: GPT2Config;
+  /** Runs of each setup, interleaved; the report takes medians. */
+  repeat: number;
+  /** Seconds per volunteer step behind the volunteers-per-node estimate. */
+  pace: number;
+  /** The command line, for the report. */
+  command: string;
+}
+
+export const benchScale: Experiment<ScaleExperimentOptions, ScaleResult> = {
+  name: 'bench-scale',
+  description: 'one serve (no Redis) vs a coordinator with 1 and 2 node processes over a real redis-server, every process single-threaded wasm: server tokens/s, round and step times, Redis bytes per round per volunteer, coordinator CPU per round, ratios vs the single serve; writes report.md and scale.json',
+  defaults: { volunteers: 4, steps: 16, rounds: 4, batch: 4, seqLen: 64, wire: 'f16', setups: [0, 1, 2], pace: 10, repeat: 1, seed: 0, stallMs: 600_000 },
+  async run(o, hooks) {
+    await selectNodeBackend('wasm', hooks.log); // the volunteers, like every process, compute single-threaded
+    const startedAt = new Date().toISOString();
+    const measurements: SetupMeasurement[] = [];
+    let cut = o.cut;
+    for (const nodes of Array.from({ length: o.repeat }, () => o.setups).flat()) {
+      // Log lines wait while a setup's steps run (they would break its progress bar).
+      let bar: Progress | null = null;
+      const m = await runScaleSetup(nodes, o, {
+        log: (msg) => { if (!bar) hooks.log(msg); },
+        onStep: (setup, done, total) => {
+          bar ??= hooks.progress?.(`bench-scale ${setup}`, total) ?? NO_PROGRESS;
+          bar.update(done);
+        },
+      });
+      (bar as Progress | null)?.stop();
+      cut = m.cut;
+      measurements.push(m);
+      const row = summarizeSetup(m);
+      hooks.log(`bench-scale ${setupName(nodes)}: ${row.serverTokensPerSec.toFixed(1)} tok/s, round p50 ${Math.round(row.roundP50Ms)} ms, coordinator ${Math.round(row.coordinatorCpuMsPerRound)} ms CPU/round (${m.wallSeconds.toFixed(0)} s)`);
+    }
+    const { rows, detail } = medianRows(measurements);
+    const baseIndex = Math.max(0, rows.findIndex((r) => r.nodes === 0));
+    return {
+      model: { id: o.modelId, layers: o.config.nLayer, dModel: o.config.nEmbd, cut },
+      settings: { volunteers: o.volunteers, steps: o.steps, rounds: o.rounds, interval: o.steps / o.rounds, batch: o.batch, seqLen: o.seqLen, wire: o.wire },
+      pace: o.pace, repeats: o.repeat, rows, ratios: ratiosTo(rows[baseIndex], rows), baseline: rows[baseIndex].setup, detail, measurements,
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' }, command: o.command, startedAt,
+    };
+  },
+  /** Writes report.md and scale.json; the text is the table. */
+  async report(result, dir) {
+    if (!dir) throw new Error('bench-scale: the report needs a folder');
+    await mkdir(dir, { recursive: true });
+    const files = [join(dir, 'report.md'), join(dir, 'scale.json')];
+    await writeFile(files[0], scaleMarkdown(result));
+    await writeFile(files[1], JSON.stringify(result, null, 2) + '\n');
+    return { json: result, text: scaleText(result), files };
+  },
+};

@@ -1,11 +1,15 @@
 // `splitlora simulate`: one SplitLoRA run with N clients, in this process (Node volunteers over
 // loopback sockets) or in headless Chromium tabs, summarised as one JSON object.
-import type { ResolvedEngine } from '@splitlora/server';
-import type { Weights } from '@splitlora/model';
+import { DEFAULT_WEB_DIR, type ResolvedEngine } from '@splitlora/server';
+import { disposeWeights, toWeights, type LoraConfig, type TensorRecord, type Weights } from '@splitlora/model';
+import { saveAdapterDir } from '@splitlora/model/node';
+import { startProgress, type Experiment } from '../experiment';
+import { formatTable } from '../table';
 import { heldoutCurve } from './evaluate';
 import { runSplitBrowser, type BrowserOptions } from './split-browser';
 import { runSplitInProcess } from './split-in-process';
 import type { MethodRun, RunHooks, SimData, SimModel, TrainSettings } from './types';
+import { ensureWebBuilt } from './web-build';
 
 export interface SimulateResult {
   method: 'split';
@@ -52,3 +56,56 @@ export async function runSimulate(model: SimModel, weights: Weights, s: TrainSet
   const [point] = await heldoutCurve(model, weights, s, data.heldout, [last]);
   return { result: summarise(run, point.heldoutLoss), run };
 }
+
+export interface SimulateExperimentOptions {
+  model: SimModel;
+  settings: TrainSettings;
+  data: SimData;
+  mode: 'in-process' | 'browser';
+  /** The server's engine, and the tfjs backend this process selected (for the log). */
+  engine: ResolvedEngine;
+  backend: string;
+  /** Chromium binary, and the tfjs backend the tabs try first (--browser). */
+  chromiumPath?: string;
+  browserBackend?: string;
+}
+
+export interface SimulateRun {
+  summary: SimulateResult;
+  /** The final adapter (the clients' average on blocks [0, cut), the server's on the rest). */
+  adapter: TensorRecord;
+  lora: LoraConfig;
+  modelId: string;
+}
+
+export const simulate: Experiment<SimulateExperimentOptions, SimulateRun> = {
+  name: 'simulate',
+  description: 'run SplitLoRA with N simulated clients: Node volunteers over loopback sockets (--in-process) or headless Chromium tabs (--browser)',
+  defaults: { mode: 'in-process' },
+  async run(o, hooks) {
+    const { log } = hooks;
+    const { model, settings: s, data } = o;
+    log(`simulate: ${o.mode}, ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
+    if (o.mode === 'browser') await ensureWebBuilt(DEFAULT_WEB_DIR, log); // before the progress bar draws
+    const weights = toWeights(model.weights);
+    const bar = startProgress(hooks, 'simulate', s.clients * s.steps);
+    try {
+      const { result, run } = await runSimulate(model, weights, s, data, {
+        mode: o.mode, engine: o.engine,
+        browser: { log, chromiumPath: o.chromiumPath, backends: o.browserBackend ? data.shards.map(() => o.browserBackend) : undefined },
+      }, { onStep: (done, _t, loss) => bar.update(done, Number.isFinite(loss) ? loss.toFixed(3) : '–') }).finally(() => bar.stop());
+      log(`simulate: server on ${o.engine.engine === 'torch' ? 'the torch engine' : `tfjs ${o.backend}`}; clients on ${result.backends.join(', ')}`);
+      return { summary: result, adapter: run.checkpoints[run.checkpoints.length - 1].adapter, lora: s.lora, modelId: model.id };
+    } finally {
+      disposeWeights(weights);
+    }
+  },
+  /** With `dir`, writes the final adapter there as a PEFT directory. */
+  async report(r, dir) {
+    if (dir) await saveAdapterDir(dir, r.adapter, r.lora, { baseModel: r.modelId });
+    const s = r.summary;
+    const text = formatTable(['client', 'backend', 'bytes up', 'bytes down'], s.backends.map((b, c) => [c, b, s.bytesUp[c], s.bytesDown[c]])) + '\n\n'
+      + `${s.aggregations} aggregations; training loss ${s.initialLoss.toFixed(4)} → ${s.finalLoss.toFixed(4)}; held-out loss ${s.heldoutLoss.toFixed(4)}; ${s.wallSeconds.toFixed(1)} s\n`;
+    return { json: s, text, files: dir ? [dir] : [] };
+  },
+};
