@@ -24,7 +24,7 @@ function numericFields(schema: { properties?: Record<string, { type?: string; pr
 
 function withField(path: string, value: number): Record<string, unknown> {
   const [head, tail] = path.split('.');
-  return tail ? { ...small, [head]: { ...(small as Record<string, never>)[head], [tail]: value } } : { ...small, [head]: value };
+  return tail ? { ...small, [head]: { ...(small as unknown as Record<string, object>)[head], [tail]: value } } : { ...small, [head]: value };
 }
 
 async function start(opts: { dataDir?: string; dataRoot?: string }): Promise<FastifyInstance> {

@@ -119,12 +119,12 @@ export async function buildApp(opts: AppOptions): Promise<{ app: FastifyInstance
     // its backend before it says hello.
     const architecture = configToHf(config);
     if (!run) return { modelId: model.id, architecture, files: null, message: 'no run yet; the operator has not started one' };
-    const f = await manager.files(run.opts.cut, run.settings.labels === 'client');
+    const f = await manager.clientFiles.get(run.opts.cut, run.settings.labels === 'client');
     const weights = `/model/${f.hash}/client.safetensors`;
     return { modelId: model.id, architecture, hash: f.hash, config: `/model/${f.hash}/config.json`, weights, bytes: f.safetensors.byteLength, dtype: 'F16', sha256: f.sha256, weightsF32: `${weights}?dtype=F32` };
   });
   app.get<{ Params: { hash: string; file: string } }>('/model/:hash/:file', async (req, reply) => {
-    const f = manager.filesByHash(req.params.hash);
+    const f = manager.clientFiles.byHash(req.params.hash);
     if (!f) return reply.code(404).send({ error: 'E_NOT_FOUND', message: 'unknown model files; fetch /api/model for the current ones' });
     reply.header('cache-control', 'public, max-age=31536000, immutable');
     if (req.params.file === 'config.json') return f.config;

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseHeader, parseSafetensors, writeSafetensors, type TensorRecord } from '@splitlora/model';
+import { loraShapes, parseHeader, parseSafetensors, writeSafetensors, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import type { ClientState } from '@splitlora/protocol';
 
 export const CHECKPOINT_FORMAT = 'splitlora-checkpoint';
@@ -212,4 +212,28 @@ export async function loadLatestCheckpoint(dir: string, check: (d: CheckpointDat
     return { checkpoint: data, file: c.file, rejected };
   }
   return { checkpoint: null, file: null, rejected };
+}
+
+/** Throws unless the checkpoint's tensors are exactly the adapter and optimizer shapes of a run with this LoRA and cut. */
+export function checkCheckpointShapes(d: CheckpointData, config: GPT2Config, lora: LoraConfig, cut: number): void {
+  const same = (what: string, rec: TensorRecord, want: Record<string, number[]>, partial = false) => {
+    for (const [k, shape] of Object.entries(want)) {
+      if (!rec[k]) {
+        if (partial) continue;
+        throw new Error(`its ${what} lacks "${k}" (saved for other LoRA settings?)`);
+      }
+      if (rec[k].shape.join() !== shape.join()) throw new Error(`its ${what} "${k}" has shape [${rec[k].shape}], the run needs [${shape}]`);
+    }
+    for (const k of Object.keys(rec)) if (!(k in want)) throw new Error(`its ${what} has an unexpected tensor "${k}"`);
+  };
+  const serverShapes = loraShapes(config, lora, cut, config.nLayer);
+  const clientShapes = loraShapes(config, lora, 0, cut);
+  same('client adapter', d.client, clientShapes);
+  same('server adapter', d.server, serverShapes);
+  same('optimizer m', d.optimizer.m, serverShapes, true);
+  same('optimizer v', d.optimizer.v, serverShapes, true);
+  for (const [id, cs] of Object.entries(d.clientStates)) {
+    same(`client ${id}'s optimizer m`, cs.optimizer.m, clientShapes);
+    same(`client ${id}'s optimizer v`, cs.optimizer.v, clientShapes);
+  }
 }

@@ -1,4 +1,5 @@
-// @splitlora/server: the Fastify + socket.io server of SplitLoRA.
+// @splitlora/server: the Fastify + socket.io server of SplitLoRA: runs, rounds, the server part's
+// compute (tfjs workers or the torch engine), persistence and the Redis cluster.
 export { buildApp, DB_FILE, type AppOptions } from './app';
 export { RunManager, type LoadedModel } from './run-manager';
 export { DomainError, type DomainErrorKind } from './errors';

@@ -1,11 +1,12 @@
 // Records one live run: its metric events into SQLite (step metrics batched, at most every
 // FLUSH_MS, everything else at once), its clients and counters, and a checkpoint after every
-// aggregation. Checkpoint writes are chained, so they land in round order and never overlap.
+// aggregation (its checkpointStage, which the run runs after each aggregation). Checkpoint writes
+// are chained, so they land in round order and never overlap.
 import type { FastifyBaseLogger } from 'fastify';
 import { join } from 'node:path';
 import type { CheckpointInfo } from '@splitlora/protocol';
 import { writeCheckpoint, type CheckpointData } from './checkpoint';
-import type { AggregatedEvent, ClientRecord, Run, RunMetric } from './run';
+import type { AggregatedEvent, AggregationStage, ClientRecord, Run, RunMetric } from './run';
 import type { ClientRow, MetricRow, Store } from './store';
 
 /** Step metrics wait at most this long before they are written. */
@@ -44,7 +45,6 @@ export class RunRecorder {
     const st = run.opts.engine.stats;
     this.lastSample = { at: Date.now(), tokens: st.tokens, steps: st.serverSteps, busyMs: st.busyMs };
     run.on('metric', (m: RunMetric) => this.onMetric(m));
-    run.on('aggregated', (e: AggregatedEvent) => this.onAggregated(e));
     this.sampler = setInterval(() => this.sample(), THROUGHPUT_MS);
     this.sampler.unref();
   }
@@ -100,36 +100,39 @@ export class RunRecorder {
   }
 
   /**
-   * The run's counters, average and client states now; the server's adapter and optimizer from the
-   * compute worker between two server steps. The snapshot is taken with or without a data
-   * directory: it is also the engine's restore point after a compute failure.
+   * The after-aggregation stage that saves the run: the server's adapter and optimizer from the
+   * compute worker (between two server steps; it also becomes the restore point after a compute
+   * failure, with or without a data directory), then the checkpoint file with the run's counters,
+   * average and client states as they were when the round closed.
    */
-  private onAggregated({ round, states }: AggregatedEvent): void {
+  readonly checkpointStage: AggregationStage = { name: 'checkpoint', run: (e) => this.checkpoint(e) };
+
+  private async checkpoint({ round, states, globalStep, at, clients, average }: AggregatedEvent): Promise<void> {
     if (this.closed) return;
     const run = this.run;
-    const snapshot = run.opts.engine.checkpoint();
     const dir = this.opts.checkpointDir;
-    if (!dir) {
-      snapshot.catch((e) => this.opts.log.error({ run: run.id, round, err: e }, `server snapshot after round ${round} failed; the previous one stays the restore point`));
-      return;
-    }
-    const state = {
-      runId: run.id, round, nextRound: round + 1, globalStep: run.globalStep, at: Date.now(),
-      clients: Object.fromEntries([...run.clients.values()].map((c) => [c.id, { steps: c.steps, tokens: c.tokens }])),
-    };
-    const client = run.average;
-    this.chain = this.chain.then(async () => {
+    const write = this.chain.then(async () => {
+      let s;
       try {
-        const s = await snapshot;
-        const data: CheckpointData = { state: { ...state, engine: { serverSteps: s.stats.serverSteps, tokens: s.stats.tokens, ...(s.stats.forwards !== undefined ? { forwards: s.stats.forwards } : {}) } }, client, server: s.adapter, optimizer: s.optimizer, clientStates: states };
+        s = await run.opts.engine.checkpoint();
+      } catch (e) {
+        this.opts.log.error({ run: run.id, round, err: e }, `server snapshot after round ${round} failed; the previous one stays the restore point`);
+        return;
+      }
+      if (!dir) return;
+      try {
+        const state = { runId: run.id, round, nextRound: round + 1, globalStep, at, clients };
+        const data: CheckpointData = { state: { ...state, engine: { serverSteps: s.stats.serverSteps, tokens: s.stats.tokens, ...(s.stats.forwards !== undefined ? { forwards: s.stats.forwards } : {}) } }, client: average, server: s.adapter, optimizer: s.optimizer, clientStates: states };
         const file = await writeCheckpoint(dir, data);
-        this.lastCheckpoint = { round, file, at: state.at };
+        this.lastCheckpoint = { round, file, at };
         this.opts.store.setRoundCheckpoint(run.id, round, file);
         this.opts.log.info({ run: run.id, round, file: join(dir, file) }, 'checkpoint written');
       } catch (e) {
         this.opts.log.error({ run: run.id, round, err: e }, `checkpoint after round ${round} failed; the previous one stays the resume point`);
       }
     });
+    this.chain = write;
+    await write;
   }
 
   /** Resolves when every checkpoint asked for so far is on disk. */

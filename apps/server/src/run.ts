@@ -7,12 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { FedAvgStrategy, RobustStrategy, RoundTracker, StepDeadline, type RoundOutcome, type Strategy } from '@splitlora/federation';
 import { initLora, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import {
-  PROTOCOL_VERSION, ProtocolError, checkActivations, checkAdapter, checkFront, checkTopGradient, decodeTensor, encodeTensor,
+  PROTOCOL_VERSION, ProtocolError, checkActivations, checkAdapter, checkFront, checkTopGradient,
   type ActivationsMessage, type AdapterMessage, type FrontMessage, type TopGradientMessage, type ClientState, type HelloMessage, type RunConfig, type RunStateName,
   type ServerMessageName, type Message,
 } from '@splitlora/protocol';
-import { ComputeUnavailable, type ServerEngine } from './engine';
+import type { ServerEngine } from './engine';
 import type { RunSettings } from './settings';
+import { admitStep, type StepPosition } from './step-admission';
+import { localSteps, type StepExecution } from './step-execution';
 
 export type Send = <N extends ServerMessageName>(name: N, msg: Message<N>) => void;
 
@@ -67,13 +69,28 @@ export interface RunRestore {
   clientStates?: Record<string, ClientState>;
 }
 
-/** What the 'aggregated' event carries (the recorder checkpoints it). */
+/** One aggregation, as the after-aggregation stages and the 'aggregated' observers see it. */
 export interface AggregatedEvent {
   round: number;
   average: TensorRecord;
   participants: string[];
   /** The training states that go with `average` (its aggregation's participants', as uploaded). */
   states: Record<string, ClientState>;
+  /** The run's counters when the round closed (the checkpoint records these). */
+  globalStep: number;
+  at: number;
+  clients: Record<string, { steps: number; tokens: number }>;
+}
+
+/**
+ * What happens after an aggregation, before the average goes out: in the cluster, averaging the
+ * server replicas; then the checkpoint (and restore point). The run runs them in the order it was
+ * given, each after the previous one has finished, and broadcasts last; no step is admitted
+ * meanwhile.
+ */
+export interface AggregationStage {
+  name: string;
+  run(e: AggregatedEvent): Promise<void>;
 }
 
 export interface RunOptions {
@@ -82,11 +99,18 @@ export interface RunOptions {
   modelId: string;
   config: GPT2Config;
   cut: number;
+  /** The run's server part: its state, snapshots and restore point. */
   engine: ServerEngine;
+  /** How admitted steps are executed; default: on `engine`, here. */
+  steps?: StepExecution;
   now?: () => number;
   /** Largest L2 norm accepted for one adapter tensor. */
   maxAdapterNorm?: number;
   restore?: RunRestore;
+}
+
+export function newRunId(): string {
+  return `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
 export class Run extends EventEmitter {
@@ -104,6 +128,12 @@ export class Run extends EventEmitter {
   private readonly deadlines: StepDeadline;
   private readonly strategy: Strategy;
   private readonly now: () => number;
+  private readonly steps: StepExecution;
+  private afterAggregation: AggregationStage[] = [];
+  /** The stages and broadcast of the aggregation under way. */
+  private closingRound: Promise<void> | null = null;
+  /** Compute restarts so far: one during the stages means the clients were already welcomed back. */
+  private computeRestarts = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   /** A resumed run waits for minClients again before its first round, like a new one. */
@@ -122,8 +152,9 @@ export class Run extends EventEmitter {
 
   constructor(readonly opts: RunOptions) {
     super();
-    this.id = opts.id ?? `run-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    this.id = opts.id ?? newRunId();
     this.settings = opts.settings;
+    this.steps = opts.steps ?? localSteps(opts.engine, (reason) => `the server's compute failed (${reason}); the step was not applied. The round restarts from the last aggregate once it is back`);
     this.now = opts.now ?? Date.now;
     const s = this.settings;
     this.lora = { r: s.lora.r, alpha: s.lora.alpha, dropout: s.lora.dropout, targets: s.lora.targets as LoraConfig['targets'] };
@@ -144,6 +175,11 @@ export class Run extends EventEmitter {
         this.clients.set(c.id, { ...c, connected: false, send: () => {}, stepsInRound: 0, lastStepAt: null, inFlight: false, excludedRound: null });
       }
     }
+  }
+
+  /** What follows each aggregation, in order (set once, by whoever builds the run). */
+  setAfterAggregation(stages: AggregationStage[]): void {
+    this.afterAggregation = stages;
   }
 
   /** What a client needs to train. */
@@ -201,6 +237,7 @@ export class Run extends EventEmitter {
     const hold = this.computeHold;
     if (!hold || !this.active) return;
     this.computeHold = null;
+    this.computeRestarts += 1;
     this.deadlines.clear();
     this.globalStep = this.roundStart.globalStep;
     for (const [id, c] of this.roundStart.clients) Object.assign(this.clients.get(id) ?? {}, c);
@@ -371,80 +408,38 @@ export class Run extends EventEmitter {
 
   /** One SplitLoRA step for this client: returns when the gradient has been sent. */
   async activations(rec: ClientRecord, msg: ActivationsMessage, bytes: number): Promise<void> {
-    if (this.settings.labels === 'client') throw new ProtocolError('E_ORDER', 'this run keeps the labels in the page (labels "client"): send front, without targets or mask');
-    if (msg.runId !== this.id) throw new ProtocolError('E_ORDER', `activations for run ${msg.runId}, but the current run is ${this.id}`);
-    if (this.state !== 'training') throw new ProtocolError('E_ORDER', `the run is ${this.state}; wait for run-state "training"`);
-    if (msg.round !== this.round) throw new ProtocolError('E_ORDER', `activations for round ${msg.round}, but the current round is ${this.round}; wait for the aggregate`);
-    if (rec.excludedRound === this.round) throw new ProtocolError('E_ORDER', `this client was left out of round ${this.round}; wait for the aggregate`);
-    if (rec.inFlight) throw new ProtocolError('E_ORDER', 'the previous step is still being processed; wait for its gradient');
-    if (rec.stepsInRound >= this.settings.interval) throw new ProtocolError('E_ORDER', `all ${this.settings.interval} steps of round ${this.round} are done; upload the adapter and wait for the aggregate`);
+    admitStep('activations', msg, this.position(rec), this.settings);
     const cfg = this.opts.config;
     checkActivations(msg, { dModel: cfg.nEmbd, maxBatch: this.settings.batch, maxSeqLen: this.settings.seqLen, vocabSize: cfg.vocabSize });
-    const acts = decodeTensor(msg.acts);
     const mask = msg.mask instanceof Float32Array ? msg.mask : Float32Array.from(msg.mask);
-
     rec.inFlight = true;
     this.deadlines.disarm(rec.id);
     try {
-      let reply: Awaited<ReturnType<ServerEngine['submit']>>;
-      try {
-        reply = await this.opts.engine.submit({ clientId: rec.id, acts, targets: msg.targets, mask });
-      } catch (e) {
-        if (e instanceof ComputeUnavailable) throw new ProtocolError('E_COMPUTE', `the server's compute failed (${e.message}); the step was not applied. The round restarts from the last aggregate once it is back`);
-        throw e;
-      }
-      // The compute worker answers asynchronously: the run may have ended while this step ran.
+      const reply = await this.steps.step({ clientId: rec.id, round: msg.round, acts: msg.acts, targets: msg.targets, mask }, this.settings.wire);
+      // The compute answers asynchronously: the run may have ended while this step ran.
       if (!this.active) throw new ProtocolError('E_ORDER', `the run ${this.state} while this step was computed; it is not counted`);
       if (!Number.isFinite(reply.loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
-      const grad = encodeTensor(reply.grad, this.settings.wire);
-      rec.stepsInRound += 1;
-      rec.steps += 1;
-      rec.tokens += msg.batch * msg.seqLen;
-      rec.bytesUp += bytes;
-      rec.lastLoss = reply.loss;
-      const now = this.now();
-      if (rec.lastStepAt !== null && now > rec.lastStepAt) {
-        const tps = (msg.batch * msg.seqLen * 1000) / (now - rec.lastStepAt);
-        rec.tokensPerSec = rec.tokensPerSec === null ? tps : 0.7 * rec.tokensPerSec + 0.3 * tps; // smoothed over ~3 steps
-      }
-      rec.lastStepAt = now;
-      rec.lastSeen = now;
-      this.globalStep += 1;
-      const out = { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, grad, loss: reply.loss } as const;
-      rec.bytesDown += grad.data.byteLength + 64;
-      rec.send('gradient', out);
-      this.emit('metric', { kind: 'step', at: this.now(), clientId: rec.id, round: this.round, step: rec.steps, globalStep: this.globalStep, loss: reply.loss, tokens: msg.batch * msg.seqLen } satisfies RunMetric);
-      if (rec.connected && this.tracker.isExpected(rec.id)) {
-        this.deadlines.arm(rec.id);
-        if (rec.stepsInRound === this.settings.interval) {
-          rec.send('aggregate-request', { v: PROTOCOL_VERSION, runId: this.id, round: this.round, deadlineMs: this.settings.stepDeadlineMs });
-        }
-      }
+      const tokens = msg.batch * msg.seqLen;
+      this.countStep(rec, tokens, bytes, reply.loss);
+      rec.bytesDown += reply.grad.data.byteLength + 64;
+      rec.send('gradient', { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, grad: reply.grad, loss: reply.loss });
+      this.afterStep(rec, tokens, reply.loss);
     } finally {
       rec.inFlight = false;
     }
+  }
+
+  /** Where this client stands, for the step admission rules. */
+  private position(rec: ClientRecord): StepPosition {
+    // While an aggregation's stages run, the next round is not open yet.
+    return { runId: this.id, state: this.closingRound ? 'aggregating' : this.state, round: this.round, excludedRound: rec.excludedRound, inFlight: rec.inFlight, stepsInRound: rec.stepsInRound };
   }
 
   /** Frees a U-shaped client's held forward (the server keeps at most one per client). */
   private dropTop(rec: ClientRecord): void {
     if (!rec.pendingTop) return;
     rec.pendingTop = null;
-    this.opts.engine.dropHeld(rec.id).catch(() => {}); // a dead worker held nothing anyway
-  }
-
-  /** The checks every step message shares (run, state, round, exclusion, one step at a time, steps left). */
-  private checkStepOrder(rec: ClientRecord, what: string, runId: string, round: number | null): void {
-    if (runId !== this.id) throw new ProtocolError('E_ORDER', `${what} for run ${runId}, but the current run is ${this.id}`);
-    if (this.state !== 'training') throw new ProtocolError('E_ORDER', `the run is ${this.state}; wait for run-state "training"`);
-    if (round !== null && round !== this.round) throw new ProtocolError('E_ORDER', `${what} for round ${round}, but the current round is ${this.round}; wait for the aggregate`);
-    if (rec.excludedRound === this.round) throw new ProtocolError('E_ORDER', `this client was left out of round ${this.round}; wait for the aggregate`);
-    if (rec.inFlight) throw new ProtocolError('E_ORDER', 'the previous step is still being processed; wait for its gradient');
-    if (rec.stepsInRound >= this.settings.interval) throw new ProtocolError('E_ORDER', `all ${this.settings.interval} steps of round ${this.round} are done; upload the adapter and wait for the aggregate`);
-  }
-
-  private computeError(e: unknown): unknown {
-    if (e instanceof ComputeUnavailable) return new ProtocolError('E_COMPUTE', `the server's compute failed (${e.message}); the step was not applied. The round restarts from the last aggregate once it is back`);
-    return e;
+    this.steps.drop(rec.id).catch(() => {}); // a dead worker held nothing anyway
   }
 
   /**
@@ -452,28 +447,20 @@ export class Run extends EventEmitter {
    * holds the input until `top-gradient` (or drops it on a new front, a disconnect or the deadline).
    */
   async front(rec: ClientRecord, msg: FrontMessage, bytes: number): Promise<void> {
-    if (this.settings.labels !== 'client') throw new ProtocolError('E_ORDER', 'this run computes the loss on the server (labels "server"): send activations with targets and mask');
-    this.checkStepOrder(rec, 'front', msg.runId, msg.round);
+    admitStep('front', msg, this.position(rec), this.settings);
     const cfg = this.opts.config;
     checkFront(msg, { dModel: cfg.nEmbd, maxBatch: this.settings.batch, maxSeqLen: this.settings.seqLen });
-    const acts = decodeTensor(msg.acts);
     rec.pendingTop = null; // a new front replaces an unanswered one (the compute replaces its held input too)
     rec.inFlight = true;
     this.deadlines.disarm(rec.id);
     try {
-      let reply: Awaited<ReturnType<ServerEngine['submitForward']>>;
-      try {
-        reply = await this.opts.engine.submitForward({ clientId: rec.id, step: msg.step, acts });
-      } catch (e) {
-        throw this.computeError(e);
-      }
+      const reply = await this.steps.forward({ clientId: rec.id, step: msg.step, acts: msg.acts }, this.settings.wire);
       if (!this.active) throw new ProtocolError('E_ORDER', `the run ${this.state} while this step was computed; it is not counted`);
-      rec.pendingTop = { step: msg.step, shape: reply.top.shape, at: this.now() };
+      rec.pendingTop = { step: msg.step, shape: reply.shape, at: this.now() };
       if (!rec.connected) return this.dropTop(rec); // it left while its forward ran
       rec.bytesUp += bytes;
-      const top = encodeTensor(reply.top, this.settings.wire);
-      rec.bytesDown += top.data.byteLength + 64;
-      rec.send('top', { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, top });
+      rec.bytesDown += reply.top.data.byteLength + 64;
+      rec.send('top', { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, top: reply.top });
       // The client owes ∂loss/∂h_L now: the step deadline runs again.
       if (this.tracker.isExpected(rec.id)) this.deadlines.arm(rec.id);
     } finally {
@@ -487,31 +474,23 @@ export class Run extends EventEmitter {
    * has loss null.
    */
   async topGradient(rec: ClientRecord, msg: TopGradientMessage, bytes: number): Promise<void> {
-    if (this.settings.labels !== 'client') throw new ProtocolError('E_ORDER', 'this run computes the loss on the server (labels "server"): send activations with targets and mask');
-    this.checkStepOrder(rec, 'top-gradient', msg.runId, null);
+    admitStep('top-gradient', msg, this.position(rec), this.settings);
     const pending = rec.pendingTop;
     if (!pending || pending.step !== msg.step) {
       throw new ProtocolError('E_ORDER', `top-gradient for step ${msg.step}, but ${pending ? `step ${pending.step}'s top` : 'no top'} is waiting for one; send front again`);
     }
     checkTopGradient(msg, pending.shape);
-    const grad = decodeTensor(msg.grad);
     rec.pendingTop = null;
     rec.inFlight = true;
     this.deadlines.disarm(rec.id);
     try {
-      let reply: Awaited<ReturnType<ServerEngine['submitBackward']>>;
-      try {
-        reply = await this.opts.engine.submitBackward({ clientId: rec.id, step: msg.step, grad });
-      } catch (e) {
-        throw this.computeError(e);
-      }
+      const reply = await this.steps.backward({ clientId: rec.id, step: msg.step, grad: msg.grad }, this.settings.wire);
       if (!this.active) throw new ProtocolError('E_ORDER', `the run ${this.state} while this step was computed; it is not counted`);
       if (!reply) throw new ProtocolError('E_ORDER', `the server no longer holds the forward of step ${msg.step} (its compute restarted or it timed out); send front again`);
-      const out = encodeTensor(reply.grad, this.settings.wire);
       const [B, T] = pending.shape;
       this.countStep(rec, B * T, bytes, null);
-      rec.bytesDown += out.data.byteLength + 64;
-      rec.send('front-gradient', { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, grad: out });
+      rec.bytesDown += reply.grad.data.byteLength + 64;
+      rec.send('front-gradient', { v: PROTOCOL_VERSION, runId: this.id, step: msg.step, grad: reply.grad });
       this.afterStep(rec, B * T, null);
     } finally {
       rec.inFlight = false;
@@ -606,19 +585,47 @@ export class Run extends EventEmitter {
       kind: 'round', at: this.now(), round: outcome.round, participants: agg.participants.length, failures: outcome.failures.map((f) => `${f.clientId}:${f.reason}`),
       closedBy: outcome.closedBy, aggregated: agg.tensors !== null, reason: agg.reason, openedAt: outcome.openedAt, globalStep: this.globalStep,
     } satisfies RunMetric);
-    this.emit('aggregated', { round: outcome.round, average: this.average, participants: agg.participants, states: Object.fromEntries(this.averageStates) } satisfies AggregatedEvent);
+    const event: AggregatedEvent = {
+      round: outcome.round, average: this.average, participants: agg.participants, states: Object.fromEntries(this.averageStates), globalStep: this.globalStep, at: this.now(),
+      clients: Object.fromEntries([...this.clients.values()].map((c) => [c.id, { steps: c.steps, tokens: c.tokens }])),
+    };
+    this.emit('aggregated', event);
     this.round += 1;
+    // No held U-shaped forward of the closed round may be finished while the stages run.
+    for (const c of this.clients.values()) this.dropTop(c);
+    const restarts = this.computeRestarts;
+    this.closingRound = this.runStages(event)
+      .then(() => this.broadcastAggregate(event, restarts))
+      .finally(() => { this.closingRound = null; });
+  }
+
+  /** The after-aggregation stages, one after the other; a failed stage is logged as a metric and the next one runs. */
+  private async runStages(e: AggregatedEvent): Promise<void> {
+    for (const stage of this.afterAggregation) {
+      try {
+        await stage.run(e);
+      } catch (err) {
+        this.emit('metric', { kind: 'state', at: this.now(), state: this.state, round: e.round, event: 'stage-failed', stage: stage.name, detail: (err as Error)?.message ?? String(err) } satisfies RunMetric);
+      }
+    }
+  }
+
+  /** The last stage of every aggregation: the average goes out, and the next round opens. */
+  private broadcastAggregate(e: AggregatedEvent, restarts: number): void {
+    // Stopped meanwhile, or a compute restart has already welcomed every client with this average.
+    if (this.state === 'stopped' || restarts !== this.computeRestarts) return;
     // After the last round, say "finished" before the final average, so no client starts a step.
     const last = this.round >= this.settings.rounds;
     if (last) this.setState('finished');
     for (const c of this.connected()) {
-      c.send('aggregate', { v: PROTOCOL_VERSION, runId: this.id, round: outcome.round, tensors: this.average, participants: agg.participants.length });
+      c.send('aggregate', { v: PROTOCOL_VERSION, runId: this.id, round: e.round, tensors: this.average, participants: e.participants.length });
       c.bytesDown += Object.values(this.average).reduce((s, t) => s + t.data.byteLength, 0);
     }
     if (last) {
       this.close();
       return;
     }
+    if (this.state !== 'training') return; // paused meanwhile: resume() opens the round
     // minClients gates the start only; afterwards the run goes on with whoever is still there.
     if (!this.connected().some((c) => c.examples > 0)) {
       this.setState('waiting'); // maybeBegin opens the next round when someone is back
@@ -626,5 +633,10 @@ export class Run extends EventEmitter {
     }
     this.openRound();
     this.broadcastState();
+  }
+
+  /** Resolves when the aggregation under way (if any) has run its stages and gone out (tests). */
+  async settled(): Promise<void> {
+    while (this.closingRound) await this.closingRound;
   }
 }

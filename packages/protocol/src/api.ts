@@ -1,4 +1,4 @@
-// What the operator REST API answers (README "REST API"): the server builds these objects and the
+// What the operator REST API answers (docs/api.md): the server builds these objects and the
 // dashboard reads them, so both sides type them from this one file. Types only: nothing here
 // reaches a bundle.
 import type { RunStateName } from './messages';

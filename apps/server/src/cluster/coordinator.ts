@@ -12,7 +12,9 @@ import type { Server } from 'socket.io';
 import type { Redis } from 'ioredis';
 import { PROTOCOL_VERSION, ProtocolError, type AdapterMessage, type HelloMessage } from '@splitlora/protocol';
 import type { ServerPartSpec, ServerSnapshot } from '../compute/server-compute';
-import type { AggregatedEvent, ClientRecord, Run, Send } from '../run';
+import type { AggregationStage, ClientRecord, Run, Send } from '../run';
+import type { RunSettings } from '../settings';
+import { refusedSteps, type StepExecution } from '../step-execution';
 import type { ClusterHooks, RunManager } from '../run-manager';
 import { averageReplicas, type Replica } from './average';
 import { HEARTBEAT_MS, HEARTBEAT_TTL_S, RUN_KEY, SNAPSHOT_TTL_S, nodeKey, UP_STREAM, attachRedisAdapter, averageKey, connectRedis, pack, unpack, type RunAnnouncement, type UpEvent } from './redis';
@@ -132,20 +134,20 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
 
   // ---- ClusterHooks -------------------------------------------------------------------------
 
-  built(run: Run, spec: ServerPartSpec): void {
+  stepsFor(runId: string, settings: RunSettings): StepExecution | undefined {
+    // The server model lives on its owner node: a step computed here would fork it.
+    if (settings.serverReplicas === 'single') return refusedSteps(`run ${runId} keeps its server model on one cluster node (serverReplicas "single"); connect to a node, not to the coordinator`);
+    return undefined;
+  }
+
+  averagingStage(run: Run, spec: ServerPartSpec): AggregationStage {
     this.specs.set(run.id, spec);
-    if (run.settings.serverReplicas === 'single') {
-      // The server model lives on its owner node: a step computed here would fork it.
-      const refuse = () => Promise.reject(new ProtocolError('E_ORDER', `run ${run.id} keeps its server model on one cluster node (serverReplicas "single"); connect to a node, not to the coordinator`));
-      run.opts.engine.submit = refuse;
-      run.opts.engine.submitForward = refuse;
-    }
-    // Registered before the recorder's listener: the average is in the server part before the checkpoint's snapshot.
-    run.on('aggregated', (e: AggregatedEvent) => {
-      run.opts.engine.between(() => this.averageServer(run, e.round)).catch((err) => {
+    return {
+      name: 'average server replicas',
+      run: (e) => run.opts.engine.between(() => this.averageServer(run, e.round)).catch((err) => {
         this.log.error({ run: run.id, round: e.round, err }, `averaging the server replicas of round ${e.round} failed; the nodes keep their own replicas until the next aggregation`);
-      });
-    });
+      }),
+    };
   }
 
   attached(run: Run): void {

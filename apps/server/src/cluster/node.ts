@@ -11,14 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { Server, type Socket } from 'socket.io';
 import type { Redis } from 'ioredis';
 import {
-  PROTOCOL_VERSION, ProtocolError, checkActivations, decodeTensor, encodeTensor, maxMessageBytes, msgpackParser,
+  PROTOCOL_VERSION, ProtocolError, checkActivations, maxMessageBytes, msgpackParser,
   type ActivationsMessage, type HelloMessage, type RunConfig, type WireFormat, type WireTensor,
 } from '@splitlora/protocol';
 import { WorkerServerCompute, sharedRecord } from '../compute/compute-worker';
 import { resolveEngine, trainCompute, type EngineChoice, type ResolvedEngine } from '../compute/engines';
 import type { ComputeService } from '../compute/service';
 import type { ServerSnapshot } from '../compute/server-compute';
-import { ComputeUnavailable, ServerEngine } from '../engine';
+import { ServerEngine } from '../engine';
+import { admitStep } from '../step-admission';
+import { localSteps, refusedSteps, type StepExecution, type WireStep } from '../step-execution';
 import type { LoadedModel } from '../run-manager';
 import { readClientMessage } from '../socket';
 import {
@@ -75,6 +77,8 @@ interface Part {
   /** serverReplicas "single": only `owner`'s engine trains; the other nodes forward to it. */
   single: boolean;
   owner: string | null;
+  /** How this node's volunteers' steps execute on it (chosen when the replica opens). */
+  steps: StepExecution;
 }
 
 /** A step this node forwarded to the owner, waiting for its answer. */
@@ -228,10 +232,12 @@ export class ClusterNode extends EventEmitter {
         Object.assign(engine.stats, ann.spec.from.stats);
       }
       const single = ann.serverReplicas === 'single';
-      this.part = {
+      const part: Part = {
         runId: ann.runId, epoch: ann.epoch, generation: ann.generation, key, engine, round: ann.round, waiters: [], mark: { tokens: engine.stats.tokens, steps: engine.stats.serverSteps },
-        single, owner: single ? (ann.owner ?? null) : null,
+        single, owner: single ? (ann.owner ?? null) : null, steps: refusedSteps('the replica is opening'),
       };
+      part.steps = this.stepsOf(part);
+      this.part = part;
       this.say(single
         ? `node ${this.id}: run ${ann.runId} at round ${ann.round}, serverReplicas "single": ${ann.owner === this.id ? 'this node owns the server model' : `forwarding steps to node ${ann.owner ?? '(none yet)'}`}`
         : `node ${this.id}: replica of run ${ann.runId} open at round ${ann.round}`);
@@ -353,40 +359,23 @@ export class ClusterNode extends EventEmitter {
   /** One SplitLoRA step on this node's replica, checked against what the coordinator told the socket. */
   private async step(socket: Socket, m: Mirror, msg: ActivationsMessage, bytes: number): Promise<void> {
     const cfg = m.config!;
-    if (cfg.labels === 'client') throw new ProtocolError('E_ORDER', 'this run keeps the labels in the page (labels "client"): send front, without targets or mask');
-    if (msg.runId !== m.runId) throw new ProtocolError('E_ORDER', `activations for run ${msg.runId}, but the current run is ${m.runId}`);
-    if (m.state !== 'training') throw new ProtocolError('E_ORDER', `the run is ${m.state}; wait for run-state "training"`);
-    if (msg.round !== m.round) throw new ProtocolError('E_ORDER', `activations for round ${msg.round}, but the current round is ${m.round}; wait for the aggregate`);
-    if (m.excludedRound === m.round) throw new ProtocolError('E_ORDER', `this client was left out of round ${m.round}; wait for the aggregate`);
-    if (m.inFlight) throw new ProtocolError('E_ORDER', 'the previous step is still being processed; wait for its gradient');
-    if (m.stepsInRound >= cfg.interval) throw new ProtocolError('E_ORDER', `all ${cfg.interval} steps of round ${m.round} are done; upload the adapter and wait for the aggregate`);
+    admitStep('activations', msg, m, cfg);
     const model = this.opts.model.config;
     checkActivations(msg, { dModel: model.nEmbd, maxBatch: cfg.batch, maxSeqLen: cfg.seqLen, vocabSize: model.vocabSize });
     const mask = msg.mask instanceof Float32Array ? msg.mask : Float32Array.from(msg.mask);
     m.inFlight = true;
     let part: Part;
-    let loss: number;
-    let grad: WireTensor;
+    let reply: { loss: number; grad: WireTensor };
     try {
       part = await this.partAt(msg.runId, msg.round);
-      try {
-        if (part.single && part.owner !== this.id) {
-          ({ loss, grad } = await this.forward(part, msg.round, { clientId: m.clientId!, acts: msg.acts, targets: msg.targets, mask }, cfg.wire.grad));
-        } else {
-          const reply = await part.engine.submit({ clientId: m.clientId!, acts: decodeTensor(msg.acts), targets: msg.targets, mask });
-          loss = reply.loss;
-          grad = encodeTensor(reply.grad, cfg.wire.grad);
-        }
-      } catch (e) {
-        if (e instanceof ComputeUnavailable) throw new ProtocolError('E_COMPUTE', `this node's compute failed (${e.message}); the step was not applied`);
-        throw e;
-      }
-      if (!Number.isFinite(loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
+      reply = await part.steps.step({ clientId: m.clientId!, round: msg.round, acts: msg.acts, targets: msg.targets, mask }, cfg.wire.grad);
+      if (!Number.isFinite(reply.loss)) throw new ProtocolError('E_NONFINITE', 'the server loss for this batch is not finite; the step was not applied to this client');
     } finally {
       // Before the gradient goes out: the volunteer's next step may arrive while the step count
       // below is still on its way to Redis.
       m.inFlight = false;
     }
+    const { loss, grad } = reply;
     // As on a single server, a step that was computed while its round closed counts in the next
     // one (the volunteer counts it there too; the coordinator does the same).
     m.stepsInRound += 1;
@@ -395,15 +384,22 @@ export class ClusterNode extends EventEmitter {
     await this.up({ type: 'step', node: this.id, sid: socket.id, gen: part.generation, runId: msg.runId, round: msg.round, tokens, bytesUp: bytes, bytesDown: grad.data.byteLength + 64, loss });
   }
 
+  /** How this node executes its volunteers' steps on a replica: here, or (serverReplicas "single", not the owner) forwarded to the owner. */
+  private stepsOf(part: Part): StepExecution {
+    if (!part.single || part.owner === this.id) return localSteps(part.engine, (reason) => `this node's compute failed (${reason}); the step was not applied`);
+    const uShaped = () => Promise.reject(new ProtocolError('E_ORDER', 'cluster nodes do not serve the U-shaped split (labels "client") yet; run it on a single server'));
+    return { step: (req, wire) => this.forward(part, req, wire), forward: uShaped, backward: uShaped, drop: async () => {} };
+  }
+
   // ---- serverReplicas "single": steps forwarded to the owner -----------------------------
 
   /** Sends one validated step to the owner's inbox; resolves with its loss and cut gradient (encoded as `gradWire`). */
-  private forward(part: Part, round: number, req: { clientId: string; acts: WireTensor; targets: Int32Array; mask: Float32Array }, gradWire: WireFormat): Promise<{ loss: number; grad: WireTensor }> {
+  private forward(part: Part, req: WireStep, gradWire: WireFormat): Promise<{ loss: number; grad: WireTensor }> {
     const owner = part.owner;
     if (!owner) return Promise.reject(new ProtocolError('E_COMPUTE', `no cluster node owns run ${part.runId}'s server model yet (serverReplicas "single"); the run is paused until one is up`));
     const id = `${this.id}:${randomBytes(6).toString('hex')}`;
     const deadline = Date.now() + FORWARD_TIMEOUT_MS;
-    const msg: InboxMessage = { kind: 'step', id, from: this.id, runId: part.runId, round, generation: part.generation, deadline, ...req, gradWire };
+    const msg: InboxMessage = { kind: 'step', id, from: this.id, runId: part.runId, generation: part.generation, deadline, ...req, gradWire };
     return new Promise((resolve, reject) => {
       this.forwards.set(id, { resolve, reject, generation: part.generation, owner, deadline });
       this.push(owner, msg).catch((e) => this.settleForward(id, new ProtocolError('E_COMPUTE', `forwarding the step to node ${owner} failed (${(e as Error).message}); it was not applied`)));
@@ -478,13 +474,9 @@ export class ClusterNode extends EventEmitter {
       const at = await this.partAt(req.runId, req.round);
       // Past its deadline the sender has answered E_COMPUTE: applying it now would diverge from the volunteer.
       if (Date.now() > req.deadline) return;
-      try {
-        const r = await at.engine.submit({ clientId: req.clientId, acts: decodeTensor(req.acts), targets: req.targets, mask: req.mask });
-        answer = { kind: 'reply', id: req.id, loss: r.loss, grad: encodeTensor(r.grad, req.gradWire) };
-      } catch (e) {
-        if (e instanceof ComputeUnavailable) throw new ProtocolError('E_COMPUTE', `the owner node ${this.id}'s compute failed (${e.message}); the step was not applied`);
-        throw e;
-      }
+      const steps = localSteps(at.engine, (reason) => `the owner node ${this.id}'s compute failed (${reason}); the step was not applied`);
+      const r = await steps.step(req, req.gradWire);
+      answer = { kind: 'reply', id: req.id, loss: r.loss, grad: r.grad };
     } catch (e) {
       const err = e instanceof ProtocolError ? e : new ProtocolError('E_INTERNAL', `the owner node ${this.id} failed to compute this step; it was not applied`);
       if (!(e instanceof ProtocolError)) this.say(`node ${this.id}: a forwarded step from ${req.from} failed: ${(e as Error)?.message ?? e}`);
