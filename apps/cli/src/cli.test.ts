@@ -1,12 +1,13 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EXPERIMENTS } from '@splitlora/lab';
 import { PRESETS, gpt2ParamShapes, numel } from '@splitlora/model';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromOptions } from './commands/init-model';
 import { intAtLeast } from './options';
-import { isBackendMemoryError } from './program';
+import { createProgram, isBackendMemoryError } from './program';
 import { runCli } from './test-helpers';
 
 let tmp: string;
@@ -18,6 +19,11 @@ afterAll(async () => {
 });
 
 describe('splitlora CLI', () => {
+  it('runs every lab experiment as the command of its name, described as the lab describes it', () => {
+    const commands = new Map(createProgram().commands.map((c) => [c.name(), c.description()]));
+    for (const e of EXPERIMENTS) expect(commands.get(e.name), e.name).toBe(e.description);
+  });
+
   it('--help lists every command', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);

@@ -1,14 +1,12 @@
 // The run options `simulate` and `bench` share (flag names fixed by issue 6), and their
 // resolution into a model, training settings and data.
-import { basename } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DATA_FORMATS, parsePartitionSpec } from '@splitlora/data';
 import { defaultCut, isLoraTarget, type LoraTarget } from '@splitlora/model';
-import { loadGpt2Dir } from '@splitlora/model/node';
 import { WIRE_FORMATS, type WireFormat } from '@splitlora/protocol';
-import { DEFAULT_MODEL_ID, loadSimData, resolveModel, type SimData, type SimModel, type TrainSettings } from '@splitlora/lab';
+import { loadSimData, type SimData, type SimModel, type TrainSettings } from '@splitlora/lab';
 import { addEngineOptions, backendOption, intAtLeast, positiveNumber, type EngineFlags } from './options';
-import { CliError, log } from './output';
+import { CliError } from './output';
 
 export interface RunFlags {
   model?: string;
@@ -98,15 +96,6 @@ export function addRunOptions(cmd: Command): Command {
 /** The run options plus the server's engine; the lab's default is tfjs, so every method of a comparison computes on one engine. */
 export function addRunAndEngineOptions(cmd: Command): Command {
   return addEngineOptions(addRunOptions(cmd), 'tfjs');
-}
-
-/** The model as a SimModel (the offline default without --model). */
-export async function loadSimModel(source?: string): Promise<SimModel> {
-  const dir = await resolveModel(source, { log });
-  const { config, weights } = await loadGpt2Dir(dir);
-  const id = source === undefined ? DEFAULT_MODEL_ID : basename(dir).slice(0, 128) || 'model';
-  log(`model: ${dir} (${config.nLayer} layers × d=${config.nEmbd}, vocab ${config.vocabSize})`);
-  return { id, config, weights };
 }
 
 /** Checks the flags against the model and fills the defaults that depend on it. */

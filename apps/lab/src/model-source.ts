@@ -1,12 +1,14 @@
 // Where a command's model comes from: the offline default, a local directory, or a hub id.
 import { readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PRESETS, type GPT2Config } from '@splitlora/model';
+import { loadGpt2Dir } from '@splitlora/model/node';
 // TODO(lead): export resolveModelSource from '@splitlora/model/node' (src/node.ts lacks checkpoint/hub-node).
 import { resolveModelSource } from '../../../packages/model/src/checkpoint/hub-node';
 import { INIT_RECORD_FILE, writeRandomModelAtomic, type InitRecord } from './random-model';
+import type { SimModel } from './sim/types';
 
 /**
  * The offline default: a small GPT-2 (4 layers, d=64, 4 heads, 128 positions, GPT-2 vocabulary,
@@ -100,4 +102,13 @@ async function isCurrent(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The model as a SimModel (the offline default without --model). */
+export async function loadSimModel(source: string | undefined, log: (message: string) => void): Promise<SimModel> {
+  const dir = await resolveModel(source, { log });
+  const { config, weights } = await loadGpt2Dir(dir);
+  const id = source === undefined ? DEFAULT_MODEL_ID : basename(dir).slice(0, 128) || 'model';
+  log(`model: ${dir} (${config.nLayer} layers × d=${config.nEmbd}, vocab ${config.vocabSize})`);
+  return { id, config, weights };
 }

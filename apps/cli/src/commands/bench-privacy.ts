@@ -5,12 +5,12 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { benchPrivacy } from '@splitlora/lab';
+import { benchPrivacy, loadSimModel } from '@splitlora/lab';
 import { defaultCut } from '@splitlora/model';
 import { intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { experimentHooks } from '../progress';
-import { addRunOptions, commandLine, loadSimModel, simData, trainSettings, type RunFlags } from '../run-options';
+import { addRunOptions, commandLine, simData, trainSettings, type RunFlags } from '../run-options';
 
 interface PrivacyFlags extends RunFlags {
   out: string;
@@ -77,7 +77,7 @@ export function benchPrivacyCommand(): Command {
       }
       const sigmas = numberList('--sigmas', false)(o.sigmas);
       const backend = await selectNodeBackend(o.backend, log);
-      const model = await loadSimModel(o.model);
+      const model = await loadSimModel(o.model, log);
       const s = trainSettings(o, model);
       const L = model.config.nLayer;
       if (L < 2) throw new CliError('bench-privacy needs a model with at least 2 blocks');

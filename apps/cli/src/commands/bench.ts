@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { readDataFile } from '@splitlora/data/node';
-import { DEFAULT_LATENCY, LATENCY_ASSUMPTIONS, METHODS, bench, latencyParams, type Method } from '@splitlora/lab';
+import { DEFAULT_LATENCY, LATENCY_ASSUMPTIONS, METHODS, bench, latencyParams, loadSimModel, type Method } from '@splitlora/lab';
 import { DECODE_BATCH } from '@splitlora/model';
 import { engineFromFlags, intAtLeast, positiveNumber } from '../options';
 import { CliError, log, printResult } from '../output';
 import { experimentHooks } from '../progress';
-import { addRunAndEngineOptions, commandLine, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../run-options';
+import { addRunAndEngineOptions, commandLine, simData, trainSettings, type RunEngineFlags } from '../run-options';
 
 interface BenchFlags extends RunEngineFlags {
   methods: string;
@@ -100,7 +100,7 @@ export function benchCommand(): Command {
       const methods = parseMethods(o.methods);
       if (o.quick) applyQuick(o, self);
       const backend = await selectNodeBackend(o.backend, log);
-      const model = await loadSimModel(o.model);
+      const model = await loadSimModel(o.model, log);
       const settings = trainSettings(o, model);
       const data = await simData(o);
       const out = o.out ?? join('bench-runs', stamp());

@@ -3,11 +3,11 @@
 // {"method","clients","steps","aggregations","initialLoss","finalLoss","heldoutLoss","bytesUp","bytesDown","backends","wallSeconds"}.
 import { Command } from 'commander';
 import { selectNodeBackend } from '@splitlora/backend/node';
-import { simulate } from '@splitlora/lab';
+import { loadSimModel, simulate } from '@splitlora/lab';
 import { engineFromFlags } from '../options';
 import { CliError, log, printResult } from '../output';
 import { experimentHooks } from '../progress';
-import { addRunAndEngineOptions, loadSimModel, simData, trainSettings, type RunEngineFlags } from '../run-options';
+import { addRunAndEngineOptions, simData, trainSettings, type RunEngineFlags } from '../run-options';
 
 interface SimulateFlags extends RunEngineFlags {
   browser?: boolean;
@@ -30,7 +30,7 @@ export function simulateCommand(): Command {
       if (o.browser && o.inProcess) throw new CliError('choose one of --browser and --in-process');
       const backend = await selectNodeBackend(o.backend, log);
       const engine = await engineFromFlags(o, log);
-      const model = await loadSimModel(o.model);
+      const model = await loadSimModel(o.model, log);
       const settings = trainSettings(o, model);
       const data = await simData(o);
       const run = await simulate.run(
