@@ -33,7 +33,7 @@ test('Sent and Received show the measured bytes of the socket.io packets', async
   expect(res.statusCode).toBe(201);
   await expect.poll(() => page.evaluate(() => window.__splitlora?.stats?.status ?? null), { timeout: 180_000 }).toBe('finished');
 
-  const sockets = [...manager.io!.sockets.sockets.values()];
+  const sockets = [...app.volunteers!.sockets.sockets.values()];
   expect(sockets).toHaveLength(1);
   const server = () => wireBytesOf(sockets[0]);
   const pageBytes = () => page.evaluate(() => ({ up: window.__splitlora!.stats!.bytesUp, down: window.__splitlora!.stats!.bytesDown }));

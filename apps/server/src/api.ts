@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { HealthInfo } from '@splitlora/protocol';
 import type { Evaluations } from './evaluations';
 import { metricsCsv } from './metrics-csv';
@@ -50,6 +51,11 @@ export function operatorAuth(expected: string) {
     }
   };
 }
+
+/** The operator API as a plugin on the app's `runs` and `evaluations`; not encapsulated, so its error handler is the app's. */
+export const apiPlugin = fp(async (app: FastifyInstance, opts: { token: string; backend?: string }) => {
+  registerApi(app, app.runs, { token: opts.token, backend: opts.backend, evaluations: app.evaluations });
+}, { name: 'operator-api', decorators: { fastify: ['runs', 'evaluations'] } });
 
 /** The one place a domain error becomes an HTTP status. */
 const STATUS: Record<DomainErrorKind, number> = { invalid: 400, 'not-found': 404, conflict: 409 };

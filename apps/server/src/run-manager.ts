@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Server } from 'socket.io';
+import { EventEmitter } from 'node:events';
 import type { RecoveryInfo, RunDetail, RunSummary } from '@splitlora/protocol';
 import { defaultCut, initLora, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 import { adapterArchive } from './adapter-archive';
@@ -21,7 +21,6 @@ import { clientInfo, liveSummary, storedSummary } from './run-views';
 import { Run, newRunId, type AggregationStage, type RunRestore } from './run';
 import type { StepExecution } from './step-execution';
 import { parseSettings, type RunSettings } from './settings';
-import { admitLobby } from './socket';
 import { ACTIVE_STATUSES, type Store } from './store';
 
 export interface LoadedModel {
@@ -40,13 +39,11 @@ export interface ClusterHooks {
   attached(run: Run): void;
 }
 
-export class RunManager {
-  /** Set by a cluster coordinator; null on a single-process server. */
-  cluster: ClusterHooks | null = null;
+/** Emits 'attached' (run) when a run becomes the current one (the sockets admit their lobby). */
+export class RunManager extends EventEmitter {
   /** Runs live in this process (the current one and earlier ones since the server started). */
   readonly runs = new Map<string, Run>();
   current: Run | null = null;
-  io: Server | null = null;
   readonly recorders = new Map<string, RunRecorder>();
   readonly recovery = new Map<string, RecoveryInfo>();
   /** The client part's download files, per cut. */
@@ -64,7 +61,10 @@ export class RunManager {
     readonly dataDir: string | null,
     /** The training worker: every run's server part and optimizer. */
     readonly compute: ComputeService,
+    /** A cluster coordinator's part in each run; null on a single-process server. */
+    private readonly cluster: ClusterHooks | null = null,
   ) {
+    super();
     this.clientFiles = new ClientFileCache(model.config, model.weights);
     this.supervisor = new ComputeSupervisor(compute, log);
   }
@@ -223,7 +223,7 @@ export class RunManager {
     this.runs.set(run.id, run);
     this.current = run;
     run.start();
-    if (this.io) admitLobby(this.io);
+    this.emit('attached', run);
     this.cluster?.attached(run);
   }
 

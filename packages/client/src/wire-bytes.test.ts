@@ -71,7 +71,7 @@ describe("a volunteer's Sent / Received", () => {
     try {
       await createRun(server.app, { interval: 2, rounds: 2, minClients: 1, batch: 2, seqLen: 16, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } });
       await waitFor(() => v.stats.status === 'finished', 120_000, 'the run to finish');
-      const sockets = [...server.manager.io!.sockets.sockets.values()];
+      const sockets = [...server.app.volunteers!.sockets.sockets.values()];
       expect(sockets).toHaveLength(1);
       const counted = () => wireBytesOf(sockets[0]);
       // The last packets may still be on their way one way or the other.

@@ -74,14 +74,17 @@ export class ClusterCoordinator extends EventEmitter implements ClusterHooks {
   /** A round restart (Redis back, owner lost) is under way. */
   private restarting: Promise<void> | null = null;
 
-  constructor(private readonly manager: RunManager, readonly url: string, private readonly log: FastifyBaseLogger) {
+  /** The runs registry it plays the nodes' events into (given at start). */
+  manager!: RunManager;
+
+  constructor(readonly url: string, private readonly log: FastifyBaseLogger) {
     super();
     connectRedis(url, 'check').disconnect(); // a bad URL fails at start, with the flag's name
-    manager.cluster = this;
   }
 
   /** Connects to Redis, puts the adapter on `io`, announces the current run and reads the nodes' stream. */
-  async start(io: Server): Promise<void> {
+  async start(io: Server, manager: RunManager): Promise<void> {
+    this.manager = manager;
     const onError = (err: Error) => this.log.warn({ err: err.message }, `Redis ${this.url}: ${err.message}`);
     const { pub, sub } = await attachRedisAdapter(io, this.url, 'coordinator', onError);
     const cmd = connectRedis(this.url, 'coordinator-cmd', onError);
