@@ -1,5 +1,5 @@
-// @splitlora/lab: the experiments (simulations, benchmarks, cost models, reports). Each is an
-// Experiment the CLI calls; nothing here parses argv.
+// @splitlora/lab: the experiments (simulations, benchmarks, cost models, reports) and the models they
+// run on. Each experiment is an Experiment the CLI calls; nothing here parses argv.
 import { benchBrowser } from './bench-browser';
 import { benchEngines } from './bench-engines';
 import { benchGpu } from './bench-gpu';
