@@ -1,2 +1,2 @@
-// One freePort for tests and the server package (bench-scale starts child processes on it too).
-export { freePort } from '@splitlora/server';
+// One freePort for tests and the lab (bench-scale starts child processes on it too).
+export { freePort } from '@splitlora/lab';

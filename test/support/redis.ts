@@ -1,2 +1,2 @@
-// The tests' throwaway redis-server: the server package's RedisServer (also used by bench-scale).
-export { RedisServer as TestRedis } from '@splitlora/server';
+// The tests' throwaway redis-server: the lab's RedisServer (also used by bench-scale).
+export { RedisServer as TestRedis } from '@splitlora/lab';

@@ -49,3 +49,5 @@ export { loadModel, type LoadedModel } from './load-model';
 export { DEMO_RUN, demoRun, type DemoRunOptions, type DemoRunResult } from './default-demo';
 export { formatTable } from './table';
 export { lockstep } from './lockstep';
+export { RedisServer, parseCommandCalls, parseNetBytes, type RedisCounters, type RedisNetBytes } from './redis-server';
+export { freePort } from './free-port';

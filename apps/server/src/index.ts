@@ -26,5 +26,3 @@ export { metricsCsv } from './metrics-csv';
 export { ClusterCoordinator, type ServerAverageEvent } from './cluster/coordinator';
 export { ClusterNode, type NodeOptions } from './cluster/node';
 export { averageReplicas, type Replica } from './cluster/average';
-export { RedisServer, parseCommandCalls, parseNetBytes, type RedisCounters, type RedisNetBytes } from './cluster/redis-server';
-export { freePort } from './free-port';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { saveGpt2Dir } from '@splitlora/model/node';
-import { RedisServer, parseCommandCalls, parseNetBytes } from '@splitlora/server';
+import { RedisServer, parseCommandCalls, parseNetBytes } from '../redis-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processCpuSeconds, runScaleSetup } from './scale';
 import { tinyModel } from './test-model';

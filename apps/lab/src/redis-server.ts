@@ -1,10 +1,10 @@
-// A throwaway redis-server on a free loopback port (Debian's package; .ci/run installs it), for the
-// cluster tests and `bench-scale`. No persistence: every start is an empty Redis. `restart` brings
+// A throwaway redis-server on a free loopback port (Debian's package; .ci/run installs it), for
+// `bench-scale` and the cluster tests (lab infrastructure: the server itself never starts one). No persistence: every start is an empty Redis. `restart` brings
 // it back on the same port (fault tests: clients reconnect to the same URL); `netBytes` reads the
 // server's own traffic and command counters (INFO stats, commandstats), which the bench divides per round.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort } from '../free-port';
+import { freePort } from './free-port';
 
 /** Bytes Redis has received from and sent to all its clients since it started. */
 export interface RedisNetBytes {
