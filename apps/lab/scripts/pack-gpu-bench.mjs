@@ -54,14 +54,21 @@ async function xz(src, dst) {
 
 // ---- the bundle -------------------------------------------------------------------------------
 
-// bench-split imports ServerEngine and LocalServerCompute from @splitlora/server, whose index also
-// brings Fastify and better-sqlite3 (native): the bundle takes those two modules only.
+// The bench and the CLI's engine flags import the server part's compute from @splitlora/server,
+// whose index also brings Fastify and better-sqlite3 (native): the bundle takes the compute
+// modules only.
 const serverShim = {
   name: 'splitlora-server-compute-only',
   setup(b) {
     b.onResolve({ filter: /^@splitlora\/server$/ }, () => ({ path: 'server-compute-only', namespace: 'splitlora-shim' }));
     b.onLoad({ filter: /.*/, namespace: 'splitlora-shim' }, () => ({
-      contents: "export { ServerEngine } from './apps/server/src/engine.ts';\nexport { LocalServerCompute } from './apps/server/src/compute/server-compute.ts';\n",
+      contents: [
+        "export { ServerEngine } from './apps/server/src/engine.ts';",
+        "export { LocalServerCompute } from './apps/server/src/compute/server-compute.ts';",
+        "export { WorkerServerCompute, sharedRecord } from './apps/server/src/compute/compute-worker.ts';",
+        "export { TorchCompute } from './apps/server/src/compute/torch-compute.ts';",
+        "export { ENGINE_SETTINGS, EngineUnavailable, TORCH_DEVICES, resolveEngine } from './apps/server/src/compute/engines.ts';",
+      ].join('\n'),
       loader: 'ts',
       resolveDir: root,
     }));

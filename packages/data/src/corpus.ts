@@ -261,7 +261,7 @@ export function restaurantCorpusExamples(opts: CorpusOptions): TextExample[] {
   return restaurantCorpus(opts).map((completion) => ({ context: '', completion }));
 }
 
-/** The corpus of the shipped default model (scripts/pretrain-default.mjs): training and held-out lines. */
+/** The corpus of the shipped default model (apps/lab/scripts/pretrain-default.mjs): training and held-out lines. */
 export const DEFAULT_CORPUS = {
   train: { n: 20000, seed: 1 },
   heldout: { n: 200, seed: 2 },

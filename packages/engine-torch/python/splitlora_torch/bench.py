@@ -4,7 +4,7 @@
 GPU pack): GPT-2 S and M server parts at a quarter cut, B×T = 8×128 with a half-prompt mask, 1, 4
 and 8 batched clients, random weights. Each setup times the engine's ServerPart (the math
 serve.py runs, without the pipes) and reference.py's plain loop side by side, and the last stdout
-line is one JSON object. FLOPs follow apps/cli/src/flops.ts (matmuls only, frozen weights need
+line is one JSON object. FLOPs follow apps/lab/src/cost-model.ts (matmuls only, frozen weights need
 input gradients only).
 """
 import argparse
