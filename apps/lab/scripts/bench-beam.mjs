@@ -11,6 +11,7 @@ import { register } from 'tsx/esm/api';
 register();
 const { selectNodeBackend } = await import('../../../packages/backend/src/node.ts');
 const { readDataFile } = await import('../../../packages/data/src/files-node.ts');
+const { e2eMissingHelp, findE2EFile } = await import('../../../packages/data/src/e2e-location.ts');
 const { loadGpt2Dir } = await import('../../../packages/model/src/node.ts');
 const { E2E_BEAM, FullModel, SPLITLORA_ADAMW, beamSearch, beamSearchBatch, toWeights, disposeWeights } = await import('../../../packages/model/src/index.ts');
 const { e2ePrompt, groupByMr } = await import('../../../packages/evaluation/src/index.ts');
@@ -18,7 +19,8 @@ const { e2ePrompt, groupByMr } = await import('../../../packages/evaluation/src/
 const { values: a } = parseArgs({
   options: {
     model: { type: 'string', default: 'packages/model/assets/gpt2-restaurants-nano' },
-    data: { type: 'string', default: '../shared/data/e2e/lora-format/test.txt' },
+    // Default: the E2E test split wherever the data is (SPLITLORA_E2E_DIR, the data:e2e cache, ../shared).
+    data: { type: 'string' },
     mrs: { type: 'string', default: '32' },
     batch: { type: 'string', default: '16' },
     beams: { type: 'string', default: String(E2E_BEAM.beams) },
@@ -30,8 +32,13 @@ for (const [name, v] of [['--mrs', count], ['--batch', batchSize], ['--beams', b
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be an integer >= 1, got ${v}`);
 }
 
+const data = a.data ?? findE2EFile('lora-format/test.txt');
+if (!data) {
+  process.stderr.write(`bench:beam needs the E2E test split (or --data FILE). ${e2eMissingHelp()}\n`);
+  process.exit(1);
+}
 await selectNodeBackend('wasm', () => {});
-const all = groupByMr((await readDataFile(a.data, 'auto')).examples).mrs;
+const all = groupByMr((await readDataFile(data, 'auto')).examples).mrs;
 const n = Math.min(count, all.length);
 const mrs = a.spread ? Array.from({ length: n }, (_, i) => all[Math.floor((i * all.length) / n)]) : all.slice(0, n);
 const prompts = mrs.map(e2ePrompt);
@@ -60,7 +67,7 @@ const identical = single.filter((g, i) => g.length === batched[i].length && g.ev
 const lengths = new Map();
 for (const p of prompts) lengths.set(p.length, (lengths.get(p.length) ?? 0) + 1);
 const result = {
-  model: a.model, data: a.data, mrs: n, selection: a.spread ? 'spread' : 'first', beams, batchSize,
+  model: a.model, data, mrs: n, selection: a.spread ? 'spread' : 'first', beams, batchSize,
   distinctPromptLengths: lengths.size, batches, meanNewTokens: single.reduce((s, g) => s + g.length, 0) / n,
   singleSecondsPerMr: singleSeconds / n, batchedSecondsPerMr: batchedSeconds / n, speedup: singleSeconds / batchedSeconds,
   singleCpuSecondsPerMr: singleCpu / n, batchedCpuSecondsPerMr: batchedCpu / n, cpuSpeedup: singleCpu / batchedCpu,
