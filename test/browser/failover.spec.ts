@@ -8,7 +8,8 @@ import { initGpt2Weights } from '@splitlora/model';
 import { ClusterNode, buildApp } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
 import { TestRedis } from '../support/redis';
-import { TINY_WEB, webDir } from './web-server';
+import { TINY } from '../kit/tiny';
+import { webDir } from './web-server';
 import type { RecordedEvent } from '../../apps/web/src/test-hook';
 
 const TOKEN = 'failover-token';
@@ -27,8 +28,8 @@ const closeNode = async (n: ClusterNode) => {
 test.beforeAll(async () => {
   await selectNodeBackend('wasm', () => {});
   redis = await TestRedis.start();
-  const weights = initGpt2Weights(TINY_WEB, 1);
-  const model = { id: 'failover-tiny', config: TINY_WEB, weights };
+  const weights = initGpt2Weights(TINY, 1);
+  const model = { id: 'failover-tiny', config: TINY, weights };
   ({ app } = await buildApp({ model, token: TOKEN, webDir, backend: 'wasm', redis: redis.url }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();

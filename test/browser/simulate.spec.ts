@@ -1,11 +1,14 @@
 // `splitlora simulate --browser` end to end: the real server and two headless Chromium tabs
 // running the volunteer page, each handed its shard as a picked file. The loss falls in every tab,
-// each tab's backend is reported, and the summary has exactly the fields scripts rely on.
+// each tab's backend is reported, and the summary has exactly the fields scripts rely on. The tabs
+// load the test build (dist/web-test, with window.__splitlora), which `npm run test:browser` makes.
 import { expect, test } from '@playwright/test';
 import * as tf from '@tensorflow/tfjs';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { toWeights } from '@splitlora/model';
-import { heldoutCurve, loadSimData, runSimulate, tinyModel, tinySettings } from '@splitlora/lab';
+import { heldoutCurve, loadSimData, runSimulate } from '@splitlora/lab';
+import { tinyModel, tinySettings } from '../kit/tiny';
+import { webDir } from './web-server';
 
 /** SwiftShader WebGPU takes seconds per step; WebGL keeps this test short. BROWSER_BACKENDS=auto,auto lets the page choose. */
 const BACKENDS = (process.env.BROWSER_BACKENDS ?? 'webgl,webgl').split(',').map((b) => (b === 'auto' ? undefined : b));
@@ -18,7 +21,7 @@ test('a 2-tab browser simulation completes with a falling loss and reports each 
   const s = tinySettings({ clients: 2, steps: 6, interval: 3, batch: 4, lr: 3e-2 });
   const data = await loadSimData({ examples: 60, heldout: 8, partition: 'iid', clients: 2, seed: 0 });
   try {
-    const { result, run } = await runSimulate(model, weights, s, data, { mode: 'browser', browser: { backends: BACKENDS } });
+    const { result, run } = await runSimulate(model, weights, s, data, { mode: 'browser', browser: { backends: BACKENDS, webDir } });
     console.log(`simulate --browser: ${JSON.stringify(result)}`);
 
     expect(Object.keys(result).sort()).toEqual(['aggregations', 'backends', 'bytesDown', 'bytesUp', 'clients', 'finalLoss', 'heldoutLoss', 'initialLoss', 'method', 'steps', 'wallSeconds']);

@@ -12,18 +12,19 @@ import { initGpt2Weights } from '@splitlora/model';
 import { Decoder, type Packet } from '@splitlora/protocol';
 import { buildApp } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
-import { TINY_WEB, webDir } from './web-server';
+import { TINY } from '../kit/tiny';
+import { webDir } from './web-server';
 import type { RecordedEvent } from '../../apps/web/src/test-hook';
 
 const TOKEN = 'ushape-browser-token';
 const ROUNDS = 6;
 const INTERVAL = 3;
-const weights = initGpt2Weights(TINY_WEB, 1);
+const weights = initGpt2Weights(TINY, 1);
 weights['wte.weight'].data = weights['wte.weight'].data.map((x) => x * 25); // so LoRA can move the tied head's logits
 
 async function start(dataDir: string, port = 0): Promise<{ app: FastifyInstance; port: number }> {
   await selectNodeBackend('wasm', () => {});
-  const { app } = await buildApp({ model: { id: 'browser-tiny', config: TINY_WEB, weights }, token: TOKEN, webDir, backend: 'wasm', dataDir, logger: false });
+  const { app } = await buildApp({ model: { id: 'browser-tiny', config: TINY, weights }, token: TOKEN, webDir, backend: 'wasm', dataDir, logger: false });
   await app.listen({ port, host: '127.0.0.1' });
   const addr = app.server.address();
   return { app, port: typeof addr === 'object' && addr ? addr.port : 0 };

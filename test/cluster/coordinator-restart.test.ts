@@ -12,7 +12,8 @@ import { toWeights, type TensorRecord } from '@splitlora/model';
 import { ClusterNode, buildApp } from '@splitlora/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRedis } from '../support/redis';
-import { TINY, TOKEN, createRun, socketTo, tinyWeights, waitFor } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN, createRun, socketTo, waitFor } from '../support/server-harness';
 
 describe('cluster: the coordinator restarts mid-run', () => {
   let redis: TestRedis;

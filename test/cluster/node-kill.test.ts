@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Volunteer, downloadClientModel, type VolunteerEvent, type VolunteerIdentity, type VolunteerOptions } from '@splitlora/client';
 import { encodeExamples, partition, syntheticE2E } from '@splitlora/data';
 import { toWeights, type TensorRecord } from '@splitlora/model';
@@ -19,8 +18,8 @@ import { describe, expect, it } from 'vitest';
 import { useCluster } from '../support/cluster';
 import { createRun, socketTo, waitFor } from '../support/server-harness';
 import { freePort } from '../support/free-port';
+import { CLI_BIN, REPO_ROOT } from '../kit/paths';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('cluster: a node is killed mid-round', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'splitlora-node-kill-'));
@@ -36,7 +35,7 @@ describe('cluster: a node is killed mid-round', () => {
     const modelDir = join(tmp, 'model');
     await saveGpt2Dir(modelDir, model.config, model.weights);
     const port = await freePort();
-    child = spawn(process.execPath, ['bin/splitlora.mjs', 'node', '--redis', redis.url, '--port', String(port), '--model', modelDir, '--backend', 'wasm', '--id', 'node-a'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [CLI_BIN, 'node', '--redis', redis.url, '--port', String(port), '--model', modelDir, '--backend', 'wasm', '--id', 'node-a'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));

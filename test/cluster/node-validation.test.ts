@@ -5,7 +5,8 @@ import { PROTOCOL_VERSION, type Message } from '@splitlora/protocol';
 import { describe, expect, it } from 'vitest';
 import { activations, hello, rawClient } from '../support/raw-client';
 import { useCluster } from '../support/cluster';
-import { TINY, createRun, waitFor } from '../support/server-harness';
+import { TINY } from '../kit/tiny';
+import { createRun, waitFor } from '../support/server-harness';
 
 describe('a cluster node checks messages where they arrive', () => {
   const cluster = useCluster(['node-v']);

@@ -1,16 +1,14 @@
 // Parity with an independent PyTorch GPT2LMHeadModel on ../shared/fixtures/gpt2-tiny-hf
 // (F16 weights, "transformer." prefix, causal-mask buffers that the loader must ignore).
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { FullModel, SPLITLORA_ADAMW, toWeights } from '@splitlora/model';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SHARED_DIR, TINY_HF_FIXTURE as fixtureDir } from '../kit/paths';
 
-const shared = fileURLToPath(new URL('../../../shared/', import.meta.url));
-const fixtureDir = `${shared}fixtures/gpt2-tiny-hf`;
-const idsFile = `${shared}data/e2e/splitlora-jsonl/valid.jsonl`;
+const idsFile = `${SHARED_DIR}/data/e2e/splitlora-jsonl/valid.jsonl`;
 
 describe.skipIf(!existsSync(fixtureDir))('GPT-2 parity with the PyTorch reference fixture', () => {
   // Read only when present: describe bodies run even when skipped.

@@ -8,7 +8,8 @@ import { selectNodeBackend } from '@splitlora/backend/node';
 import { RunSettingsSchema, buildApp } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, TOKEN, tinyWeights } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN } from '../support/server-harness';
 
 const auth = { authorization: `Bearer ${TOKEN}` };
 const small = { interval: 2, rounds: 1, minClients: 1, batch: 2, seqLen: 40, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } };

@@ -8,7 +8,8 @@ import { downloadClientModel } from '@splitlora/client';
 import { clientTensorNames, defaultCut } from '@splitlora/model';
 import { f32ToF16 } from '@splitlora/model/float16';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, createRun, startServer, tinyWeights } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { createRun, startServer } from '../support/server-harness';
 
 /** The value an F16 bit pattern stands for, worked out from IEEE 754 by hand (not by the code under test). */
 function f16Value(h: number): number {

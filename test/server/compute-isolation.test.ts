@@ -7,7 +7,8 @@ import { encodeTensor, type Message } from '@splitlora/protocol';
 import { buildApp } from '@splitlora/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { activations, hello, rawClient } from '../support/raw-client';
-import { TOKEN, createRun, startVolunteer, tinyWeights, waitFor } from '../support/server-harness';
+import { tinyWeights } from '../kit/tiny';
+import { TOKEN, createRun, startVolunteer, waitFor } from '../support/server-harness';
 
 const MEDIUM: GPT2Config = { vocabSize: 50257, nPositions: 128, nEmbd: 128, nLayer: 4, nHead: 4, layerNormEps: 1e-5 };
 const settings = { interval: 4, rounds: 1000, minClients: 1, batch: 2, seqLen: 48, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } };

@@ -5,7 +5,8 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import { heldoutLoss } from '@splitlora/evaluation';
 import { FullModel, SPLITLORA_ADAMW, toWeights } from '@splitlora/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, TOKEN, createRun, startServer, startVolunteer, tinyWeights, waitFor } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN, createRun, startServer, startVolunteer, waitFor } from '../support/server-harness';
 import { ENGINES, engineOption } from '../support/torch';
 
 describe.each(ENGINES)('evaluation from the operator API (%s engine)', (engineName) => {

@@ -4,7 +4,8 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import { PROTOCOL_VERSION, encodeTensor, type Message } from '@splitlora/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { activations, hello, rawClient } from '../support/raw-client';
-import { TINY, createRun, socketTo, startServer, startVolunteer, waitFor } from '../support/server-harness';
+import { TINY } from '../kit/tiny';
+import { createRun, socketTo, startServer, startVolunteer, waitFor } from '../support/server-harness';
 
 const examples = encodeExamples(syntheticE2E({ n: 24, seed: 9 }));
 const settings = { batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, wire: 'f32', lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } };

@@ -10,7 +10,8 @@ import { adapterFromPeft, type TensorRecord } from '@splitlora/model';
 import { buildApp, decodeCheckpoint, readTar } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, TOKEN, startVolunteer, tinyWeights, waitFor } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN, startVolunteer, waitFor } from '../support/server-harness';
 
 const weights = tinyWeights();
 const examples = encodeExamples(syntheticE2E({ n: 16, seed: 4 }));

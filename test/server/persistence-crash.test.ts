@@ -8,7 +8,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Volunteer, downloadClientModel } from '@splitlora/client';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { encodeExamples, syntheticE2E } from '@splitlora/data';
@@ -18,16 +17,17 @@ import { msgpackParser, type WelcomeMessage } from '@splitlora/protocol';
 import { decodeCheckpoint, listCheckpoints, type CheckpointData } from '@splitlora/server';
 import { io } from 'socket.io-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TINY, tinyWeights, waitFor } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { waitFor } from '../support/server-harness';
 import { freePort } from '../support/free-port';
+import { CLI_BIN, REPO_ROOT } from '../kit/paths';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'crash-token';
 const settings = { interval: 2, rounds: 1000, minClients: 2, batch: 2, seqLen: 40, clientLr: 5e-3, serverLr: 5e-3, serverWarmup: 0, wire: 'f32', stepDeadlineMs: 30_000, lora: { r: 2, alpha: 4, dropout: 0, targets: ['q', 'v'] } };
 
 /** `splitlora serve` in a child process; resolves once /api/health answers. */
 async function serveProcess(args: string[], base: string) {
-  const child = spawn(process.execPath, ['bin/splitlora.mjs', 'serve', ...args], { cwd: repoRoot, env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_BIN, 'serve', ...args], { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

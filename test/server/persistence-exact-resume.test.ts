@@ -14,7 +14,8 @@ import type { ClientState } from '@splitlora/protocol';
 import { buildApp, type CheckpointData } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maxDiff, readCheckpoint, reconnectingVolunteer, runStraightThrough } from '../support/exact-run';
-import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN, createRun, waitFor } from '../support/server-harness';
 import { ENGINES, engineOption } from '../support/torch';
 
 const weights = tinyWeights();

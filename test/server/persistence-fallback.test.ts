@@ -9,7 +9,8 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import type { TensorRecord } from '@splitlora/model';
 import { buildApp, decodeCheckpoint, listCheckpoints } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TINY, TOKEN, createRun, startVolunteer, tinyWeights, waitFor } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN, createRun, startVolunteer, waitFor } from '../support/server-harness';
 
 const weights = tinyWeights();
 const examples = encodeExamples(syntheticE2E({ n: 12, seed: 8 }));

@@ -3,7 +3,8 @@
 import { encodeExamples, makeBatch, syntheticE2E } from '@splitlora/data';
 import { FullModel, SPLITLORA_ADAMW, initLora, toWeights, type TensorRecord } from '@splitlora/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, createRun, startServer, startVolunteer, waitFor } from '../support/server-harness';
+import { TINY } from '../kit/tiny';
+import { createRun, startServer, startVolunteer, waitFor } from '../support/server-harness';
 
 describe('SplitLoRA with one client equals the unsplit model', () => {
   let server: Awaited<ReturnType<typeof startServer>>;

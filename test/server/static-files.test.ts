@@ -8,7 +8,8 @@ import { parseDataFile } from '@splitlora/data';
 import { buildApp } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, TOKEN, tinyWeights } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN } from '../support/server-harness';
 
 const publicDir = fileURLToPath(new URL('../../public', import.meta.url));
 

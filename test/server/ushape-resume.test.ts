@@ -11,7 +11,8 @@ import { encodeExamples, syntheticE2E } from '@splitlora/data';
 import { buildApp, type CheckpointData } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maxDiff, readCheckpoint, reconnectingVolunteer, runStraightThrough } from '../support/exact-run';
-import { TINY, TOKEN, createRun, tinyWeights, waitFor } from '../support/server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN, createRun, waitFor } from '../support/server-harness';
 
 const weights = tinyWeights();
 const examples = encodeExamples(syntheticE2E({ n: 10, seed: 12 }));

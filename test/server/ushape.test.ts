@@ -10,7 +10,8 @@ import { Decoder, PROTOCOL_VERSION, encodeTensor, type Message, type Packet } fr
 import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hello, rawClient } from '../support/raw-client';
-import { TINY, createRun, startServer, startVolunteer, waitFor } from '../support/server-harness';
+import { TINY } from '../kit/tiny';
+import { createRun, startServer, startVolunteer, waitFor } from '../support/server-harness';
 
 const DEEP: GPT2Config = { ...TINY, nLayer: 4 };
 const examples = encodeExamples(syntheticE2E({ n: 20, seed: 5 }));

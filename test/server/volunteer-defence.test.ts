@@ -7,7 +7,8 @@ import { ClientModel, SPLITLORA_ADAMW, defaultCut, toWeights, type TensorRecord 
 import { decodeTensor, type ActivationsMessage, type FrontMessage } from '@splitlora/protocol';
 import { parseSettings, type Run } from '@splitlora/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, createRun, socketTo, startServer, waitFor } from '../support/server-harness';
+import { TINY } from '../kit/tiny';
+import { createRun, socketTo, startServer, waitFor } from '../support/server-harness';
 
 const LORA = { r: 4, alpha: 8, dropout: 0, targets: ['q', 'v'] as ('q' | 'v')[] };
 const BASE = { interval: 1, rounds: 3, minClients: 1, batch: 2, seqLen: 32, clientLr: 5e-3, serverLr: 5e-3, serverSchedule: 'constant', wire: 'f32', seed: 11, labelSmoothing: 0.1, lora: LORA };

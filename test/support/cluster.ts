@@ -8,7 +8,8 @@ import { toWeights } from '@splitlora/model';
 import { ClusterNode, buildApp } from '@splitlora/server';
 import { afterAll, beforeAll } from 'vitest';
 import { TestRedis } from './redis';
-import { TINY, TOKEN, socketTo, tinyWeights } from './server-harness';
+import { TINY, tinyWeights } from '../kit/tiny';
+import { TOKEN, socketTo } from './server-harness';
 
 export interface Cluster {
   redis: TestRedis;

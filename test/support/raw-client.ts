@@ -2,7 +2,8 @@
 // can send what a real volunteer never would.
 import { PROTOCOL_VERSION, encodeTensor, type Message } from '@splitlora/protocol';
 import type { Socket } from 'socket.io-client';
-import { TINY, socketTo, waitFor } from './server-harness';
+import { TINY } from '../kit/tiny';
+import { socketTo, waitFor } from './server-harness';
 
 /** A raw protocol client: records every server message. */
 export function rawClient(base: string) {

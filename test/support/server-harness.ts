@@ -1,21 +1,14 @@
-// A real server on loopback plus Node volunteers, for the server tests.
+// A real server on loopback plus Node volunteers, for the server tests (the tiny model: test/kit/tiny.ts).
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { Volunteer, WireMeter, downloadClientModel, type VolunteerEvent } from '@splitlora/client';
 import type { EncodedExample } from '@splitlora/data';
-import { initGpt2Weights, toWeights, type GPT2Config, type TensorRecord } from '@splitlora/model';
+import { toWeights, type GPT2Config } from '@splitlora/model';
 import { buildApp, type EngineChoice } from '@splitlora/server';
 import type { FastifyInstance } from 'fastify';
 import { io as connect, type Socket } from 'socket.io-client';
+import { TINY, tinyWeights } from '../kit/tiny';
 
-export const TINY: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
 export const TOKEN = 'test-token';
-
-/** GPT-2 init with a wider wte, so that LoRA can move the tied head's logits on a random base. */
-export function tinyWeights(config: GPT2Config = TINY, seed = 1): TensorRecord {
-  const w = initGpt2Weights(config, seed);
-  w['wte.weight'].data = w['wte.weight'].data.map((x) => x * 25);
-  return w;
-}
 
 export async function startServer(config: GPT2Config = TINY, weights = tinyWeights(config), engine?: EngineChoice) {
   await selectNodeBackend('wasm', () => {});

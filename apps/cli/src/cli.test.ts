@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configFromOptions } from './commands/init-model';
 import { intAtLeast } from './options';
 import { createProgram, isBackendMemoryError } from './program';
-import { runCli } from './test-helpers';
+import { runCli } from '../../../test/kit/cli';
 
 let tmp: string;
 beforeAll(async () => {

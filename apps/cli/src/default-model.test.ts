@@ -9,7 +9,7 @@ import { DEFAULT_CORPUS, VOCAB_SIZE, restaurantCorpus } from '@splitlora/data';
 import { loadGpt2Dir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRETRAINED_DEFAULT_DIR, demoRun } from '@splitlora/lab';
-import { runCli } from './test-helpers';
+import { runCli } from '../../../test/kit/cli';
 
 let tmp: string;
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineUnavailable, resolveEngine } from '@splitlora/server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './test-helpers';
+import { runCli } from '../../../test/kit/cli';
 
 const python = ['python3', '/usr/bin/python3'].find((p) => { try { execFileSync(p, ['-c', 'pass']); return true; } catch { return false; } });
 const tmp = mkdtempSync(join(tmpdir(), 'splitlora-engine-'));

@@ -1,23 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { generateE2E } from '@splitlora/evaluation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@splitlora/lab';
-import { repoRoot, runCli, type CliRun } from './test-helpers';
+import { runCli, type CliRun } from '../../../test/kit/cli';
+import { TINY_HF_FIXTURE as fixture, findE2EFile } from '../../../test/kit/paths';
 
-const fixture = resolve(repoRoot, '../shared/fixtures/gpt2-tiny-hf');
-const e2eDir = resolve(repoRoot, '../shared/data/e2e/lora-format');
-const test = resolve(e2eDir, 'test.txt');
+const testFile = findE2EFile('lora-format/test.txt');
+const test = testFile ?? '';
+const e2eDir = testFile ? dirname(testFile) : '';
 const METRICS = ['BLEU', 'NIST', 'METEOR', 'ROUGE_L', 'CIDEr'];
 
 function runEval(args: string[]): Promise<CliRun> {
   return runCli(['eval', ...args]);
 }
 
-describe.skipIf(!existsSync(fixture) || !existsSync(test))('splitlora eval on the tiny fixture and the E2E test set', () => {
+describe.skipIf(!existsSync(fixture) || !testFile)('splitlora eval on the tiny fixture and the E2E test set', () => {
   let tmp: string;
   let errorRuns: Promise<CliRun[]>;
   let outFile: string;

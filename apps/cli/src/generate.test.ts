@@ -1,22 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EOS, decodeTokens, encodeText } from '@splitlora/data';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GPT2Config } from '@splitlora/model';
+import { describe, expect, it } from 'vitest';
 import { STOP_TOKENS, promptIds } from './commands/generate';
-import { writeRandomModel } from '@splitlora/lab';
-import { runCli } from './test-helpers';
+import { runCli } from '../../../test/kit/cli';
+import { useTempModel } from '../../../test/kit/temp';
 
-let tmp: string;
-let model: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'splitlora-gen-'));
-  model = join(tmp, 'tiny');
-  await writeRandomModel(model, { vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEps: 1e-5 }, { seed: 1, wteStd: 0.5 });
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
+const GEN_CFG: GPT2Config = { vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
+const fixture = useTempModel('gen', GEN_CFG, { seed: 1, wteStd: 0.5 });
 
 /** Generated ids: exactly n, or fewer ending in a stop token. */
 function expectLength(tokens: number[], n: number) {
@@ -33,8 +23,8 @@ describe('generate', () => {
   it('greedy and beam search return the requested number of tokens', async () => {
     const prompt = 'name : The Eagle | Type : pub';
     const [greedy, beam] = await Promise.all([
-      runCli(['generate', '--model', model, '--prompt', prompt, '--max-new-tokens', '7']),
-      runCli(['generate', '--model', model, '--prompt', prompt, '--max-new-tokens', '5', '--beam', '3']),
+      runCli(['generate', '--model', fixture.model(), '--prompt', prompt, '--max-new-tokens', '7']),
+      runCli(['generate', '--model', fixture.model(), '--prompt', prompt, '--max-new-tokens', '5', '--beam', '3']),
     ]);
     for (const r of [greedy, beam]) {
       expect(r.code, r.stderr).toBe(0);
@@ -49,7 +39,7 @@ describe('generate', () => {
 
   it('caps the length at the context, and names the problem when the prompt fills it', async () => {
     const long = 'word '.repeat(40);
-    const r = await runCli(['generate', '--model', model, '--prompt', long, '--raw']);
+    const r = await runCli(['generate', '--model', fixture.model(), '--prompt', long, '--raw']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/the prompt is \d+ tokens; the model's context is 32/);
   });

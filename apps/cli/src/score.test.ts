@@ -1,17 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { initLora, type LoraConfig } from '@splitlora/model';
 import { loadGpt2Dir, saveAdapterDir } from '@splitlora/model/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, runCli } from './test-helpers';
+import { runCli } from '../../../test/kit/cli';
+import { TINY_HF_FIXTURE as fixture, findE2EFile } from '../../../test/kit/paths';
 
-const fixture = resolve(repoRoot, '../shared/fixtures/gpt2-tiny-hf');
-const valid = resolve(repoRoot, '../shared/data/e2e/lora-format/valid.txt');
+const validFile = findE2EFile('lora-format/valid.txt');
+const valid = validFile ?? '';
 const scoreArgs = ['score', '--model', fixture, '--data', valid, '--format', 'e2e', '--limit', '8'];
 
-describe.skipIf(!existsSync(fixture) || !existsSync(valid))('score on the PyTorch reference fixture', () => {
+describe.skipIf(!existsSync(fixture) || !validFile)('score on the PyTorch reference fixture', () => {
   // Read only when present: describe bodies run even when skipped.
   const expected = existsSync(fixture) ? JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')).score_e2e_valid_first8 : {};
   let tmp: string;

@@ -2,11 +2,10 @@
 // runs each in a child process and reports what it could not run, with the reason.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runGpuBench, runGpuCaseChild } from './bench-gpu';
+import { CLI_BIN, REPO_ROOT } from '../../../test/kit/paths';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const quiet = () => {};
 const finitePositive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
 const tfjsNodeGpuInstalled = (() => {
@@ -42,7 +41,7 @@ describe('bench-gpu parent (children through the CLI)', () => {
   it('runs each case in a child within its budget share and reports the model rate against matmul', async () => {
     const report = await runGpuBench({
       backends: ['wasm', 'tensorflow-gpu'], quick: true, budgetS: 200, cases: ['model', 'throughput-1'],
-      childPrefix: [join(repoRoot, 'bin/splitlora.mjs'), 'bench-gpu'], execArgv: [], log: quiet,
+      childPrefix: [join(REPO_ROOT, CLI_BIN), 'bench-gpu'], execArgv: [], log: quiet,
     });
     const backends = report.backends as { backend: string; available: boolean; reason?: string; cases: { case: string; status: string; budgetSeconds: number; seconds: number; result?: Record<string, any> }[] }[];
     const wasm = backends.find((b) => b.backend === 'wasm')!;

@@ -34,7 +34,6 @@ export { runSimulate, type SimulateExperimentOptions, type SimulateResult, type 
 export { METHODS, METHOD_NAMES, type Method, type SimData, type SimModel, type TrainSettings } from './sim/types';
 export { loadSimData } from './sim/data';
 export { heldoutCurve } from './sim/evaluate';
-export { TINY, tinyModel, tinySettings } from './sim/test-model';
 
 // The cost model.
 export {

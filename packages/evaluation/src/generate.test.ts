@@ -6,14 +6,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { evaluateE2E } from './evaluate';
 import { e2ePrompt, generateE2E } from './generate';
 import { postprocessE2E } from './postprocess';
-import { tinyModel } from './test-model';
+import { tinyFullModel } from '../../../test/kit/tiny';
 
 const MRS = ['name : The Eagle | Type : pub', 'name : Zizzi | area : riverside', 'name : Aromi | food : Chinese'];
 
 let model: FullModel;
 beforeAll(async () => {
   await selectNodeBackend('wasm', () => {});
-  model = tinyModel(3);
+  model = tinyFullModel(3);
   tf.dispose(model.logits(Int32Array.from([1]), 1, 1)); // creates the head's cached wteᵀ before counting tensors
 });
 afterAll(() => model.dispose());

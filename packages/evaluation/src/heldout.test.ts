@@ -4,7 +4,7 @@ import { encodeExamples, type EncodedExample } from '@splitlora/data';
 import type { FullModel } from '@splitlora/model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { heldoutLoss } from './heldout';
-import { tinyModel } from './test-model';
+import { tinyFullModel } from '../../../test/kit/tiny';
 
 const examples = encodeExamples([
   { context: 'name : The Eagle | Type : pub', completion: 'The Eagle is a pub .' },
@@ -35,7 +35,7 @@ async function handSum(model: FullModel, exs: EncodedExample[]): Promise<{ nll: 
 let model: FullModel;
 beforeAll(async () => {
   await selectNodeBackend('wasm', () => {});
-  model = tinyModel(11);
+  model = tinyFullModel(11);
 });
 afterAll(() => model.dispose());
 

@@ -8,7 +8,7 @@ import type { TensorRecord } from '@splitlora/tensor';
 import { initGpt2Weights } from './checkpoint/init';
 import { clientTensorNames } from './checkpoint/hf-gpt2';
 import { ClientModel, FullModel, MiddleModel, toWeights } from './split';
-import { cfg, loraCfg, optimizer, randomAdapter } from './split-test-fixture';
+import { cfg, loraCfg, optimizer, randomAdapter } from '../../../test/kit/split';
 
 
 const sliceRecord = (rec: TensorRecord, from: number, to: number): TensorRecord =>

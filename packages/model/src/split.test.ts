@@ -6,7 +6,7 @@ import { initGpt2Weights } from './checkpoint/init';
 import { lmHead, resolveTransientPacks, resolveTransposedCopies, runBlocks, transposedBytes } from './gpt2';
 import { maskWeights } from './loss';
 import { ClientModel, FullModel, ServerModel, disposeWeights, frozenMatmulBytes, toWeights } from './split';
-import { cfg, loraCfg, optimizer, randomAdapter } from './split-test-fixture';
+import { cfg, loraCfg, optimizer, randomAdapter } from '../../../test/kit/split';
 
 
 function sliceRecord(rec: TensorRecord, from: number, to: number): TensorRecord {

@@ -3,7 +3,7 @@ import { checkActivations, checkAdapter, checkClientState } from './checks';
 import { ProtocolError } from './errors';
 import type { ActivationsMessage, AdapterMessage, ClientState } from './messages';
 import { encodeTensor, type WireFormat } from './wire';
-import { codeOf } from './test-helpers';
+import { codeOf } from '../../../test/kit/protocol';
 
 
 const B = 2;

@@ -3,7 +3,7 @@ import { ProtocolError } from './errors';
 import { PROTOCOL_VERSION, validate, type ActivationsMessage, type MessageName } from './messages';
 import { Decoder, Encoder, PacketType, type Packet } from './parser';
 import { encodeTensor } from './wire';
-import { codeOf } from './test-helpers';
+import { codeOf } from '../../../test/kit/protocol';
 
 
 const hello = {

@@ -8,7 +8,7 @@ import {
   type WireFormat,
   type WireTensor,
 } from './wire';
-import { codeOf } from './test-helpers';
+import { codeOf } from '../../../test/kit/protocol';
 
 // Deterministic pseudo-random values in [0, 1) (a sine hash), so failures reproduce.
 function rng(seed: number): () => number {

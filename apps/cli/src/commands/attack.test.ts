@@ -1,27 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initLora, type GPT2Config, type LoraConfig } from '@splitlora/model';
 import { saveAdapterDir } from '@splitlora/model/node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRandomModel } from '@splitlora/lab';
-import { runCli } from '../test-helpers';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../../../test/kit/cli';
+import { useTempModel } from '../../../../test/kit/temp';
 
 const cfg: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 3, nHead: 2, layerNormEps: 1e-5 };
 const FIELDS = ['cut', 'examples', 'tokens', 'recovered', 'recoveryRate', 'completionRecoveryRate', 'noise', 'clip', 'secondsPerExample'];
 
 describe('splitlora attack', () => {
-  let tmp: string;
-  let model: string;
-  const base = () => ['attack', '--model', model, '--limit', '2', '--seq-len', '24', '--backend', 'wasm', '--json'];
-  beforeAll(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'splitlora-attack-'));
-    model = join(tmp, 'model');
-    await writeRandomModel(model, cfg, { seed: 0, wteStd: 0.02 });
-  });
-  afterAll(async () => {
-    await rm(tmp, { recursive: true, force: true });
-  });
+  const fixture = useTempModel('attack', cfg, { seed: 0, wteStd: 0.02 });
+  const base = () => ['attack', '--model', fixture.model(), '--limit', '2', '--seq-len', '24', '--backend', 'wasm', '--json'];
 
   it('--json: recovers the synthetic text at cut 1 and 2; strong noise hides it', async () => {
     const [cut1, cut2, noisy] = await Promise.all([
@@ -51,8 +40,8 @@ describe('splitlora attack', () => {
     const lora: LoraConfig = { r: 4, alpha: 32, dropout: 0.1, targets: ['q', 'v'] };
     const adapter = initLora(cfg, lora, 0, cfg.nLayer, 5);
     for (const [k, t] of Object.entries(adapter)) if (k.endsWith('lora_B')) t.data = t.data.map((_, j) => Math.cos(j) * 0.05);
-    await saveAdapterDir(join(tmp, 'adapter'), adapter, lora);
-    const r = await runCli([...base(), '--cut', '1', '--adapter', join(tmp, 'adapter'), '--max-candidates', '256']);
+    await saveAdapterDir(join(fixture.dir(), 'adapter'), adapter, lora);
+    const r = await runCli([...base(), '--cut', '1', '--adapter', join(fixture.dir(), 'adapter'), '--max-candidates', '256']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('attacker assumes it');
     expect(r.json.recoveryRate).toBeGreaterThanOrEqual(0.9);
@@ -62,14 +51,14 @@ describe('splitlora attack', () => {
     const [cut, fresh, missing] = await Promise.all([
       runCli([...base(), '--cut', '3']),
       runCli([...base(), '--attacker-fresh']),
-      runCli([...base(), '--adapter', join(tmp, 'nope')]),
+      runCli([...base(), '--adapter', join(fixture.dir(), 'nope')]),
     ]);
     expect(cut.code).not.toBe(0);
     expect(cut.stderr).toContain('--cut 3: the model has 3 blocks');
     expect(fresh.code).not.toBe(0);
     expect(fresh.stderr).toContain('--attacker-fresh needs --adapter');
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toContain(`adapter directory not found: ${join(tmp, 'nope')}`);
+    expect(missing.stderr).toContain(`adapter directory not found: ${join(fixture.dir(), 'nope')}`);
     for (const r of [cut, fresh, missing]) expect(r.stdout).toBe('');
   });
 });

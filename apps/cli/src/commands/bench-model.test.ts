@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../test-helpers';
+import { runCli } from '../../../../test/kit/cli';
 
 describe('bench-model command', () => {
   it('--only rejects unknown configs by name', async () => {

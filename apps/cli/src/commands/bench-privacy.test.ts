@@ -1,28 +1,18 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GPT2Config } from '@splitlora/model';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRandomModel } from '@splitlora/lab';
-import { runCli } from '../test-helpers';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../../../test/kit/cli';
+import { useTempModel } from '../../../../test/kit/temp';
 
 const cfg: GPT2Config = { vocabSize: 50257, nPositions: 64, nEmbd: 32, nLayer: 3, nHead: 2, layerNormEps: 1e-5 };
 
 describe('splitlora bench-privacy', () => {
-  let tmp: string;
-  let model: string;
-  beforeAll(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'splitlora-bench-privacy-'));
-    model = join(tmp, 'model');
-    await writeRandomModel(model, cfg, { seed: 0, wteStd: 0.5 });
-  });
-  afterAll(async () => {
-    await rm(tmp, { recursive: true, force: true });
-  });
+  const fixture = useTempModel('bench-privacy', cfg, { seed: 0, wteStd: 0.5 });
 
   it('--quick writes report.md, the SVGs and privacy.json: recovery vs cut and σ, held-out loss vs σ, the frontier', { timeout: 120_000 }, async () => {
-    const out = join(tmp, 'out');
-    const r = await runCli(['bench-privacy', '--quick', '--model', model, '--cuts', '1,2', '--sigmas', '0,4', '--max-candidates', '32', '--seq-len', '24',
+    const out = join(fixture.dir(), 'out');
+    const r = await runCli(['bench-privacy', '--quick', '--model', fixture.model(), '--cuts', '1,2', '--sigmas', '0,4', '--max-candidates', '32', '--seq-len', '24',
       '--clients', '2', '--steps', '4', '--interval', '2', '--batch', '2', '--heldout', '4', '--examples', '24', '--backend', 'wasm', '--out', out, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(await readFile(join(out, 'privacy.json'), 'utf8'));
@@ -78,9 +68,9 @@ describe('splitlora bench-privacy', () => {
 
   it('rejects the fixed-defence flags and bad lists', { timeout: 60_000 }, async () => {
     const [a, b, c] = await Promise.all([
-      runCli(['bench-privacy', '--model', model, '--act-noise', '1', '--out', join(tmp, 'x')]),
-      runCli(['bench-privacy', '--model', model, '--sigmas', '0,-1', '--out', join(tmp, 'x')]),
-      runCli(['bench-privacy', '--model', model, '--cuts', '3', '--no-train', '--out', join(tmp, 'x')]),
+      runCli(['bench-privacy', '--model', fixture.model(), '--act-noise', '1', '--out', join(fixture.dir(), 'x')]),
+      runCli(['bench-privacy', '--model', fixture.model(), '--sigmas', '0,-1', '--out', join(fixture.dir(), 'x')]),
+      runCli(['bench-privacy', '--model', fixture.model(), '--cuts', '3', '--no-train', '--out', join(fixture.dir(), 'x')]),
     ]);
     expect(a.code).toBe(1);
     expect(a.stderr).toContain('use --sigmas and --clip');

@@ -1,6 +1,6 @@
 // `splitlora node --public-url`: a malformed URL is refused with one clear line, before anything starts.
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../test-helpers';
+import { runCli } from '../../../../test/kit/cli';
 
 describe('splitlora node --public-url', () => {
   it('refuses what is not one node origin', async () => {

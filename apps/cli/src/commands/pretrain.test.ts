@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { restaurantCorpus } from '@splitlora/data';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../test-helpers';
+import { runCli } from '../../../../test/kit/cli';
 
 let tmp: string;
 let data: string;

@@ -1,23 +1,14 @@
 // The two commands end to end on a tiny model in this process: flags in, the --json line out
 // (exactly the issue's fields for simulate; one object keyed by method for bench) and the run folder.
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TINY, writeRandomModel } from '@splitlora/lab';
+import { describe, expect, it, vi } from 'vitest';
 import { benchCommand } from './bench';
 import { simulateCommand } from './simulate';
+import { useTempModel } from '../../../../test/kit/temp';
+import { TINY } from '../../../../test/kit/tiny';
 
-let tmp: string;
-let modelDir: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'splitlora-simcmd-'));
-  modelDir = join(tmp, 'tiny');
-  await writeRandomModel(modelDir, TINY, { seed: 1, wteStd: 0.5 });
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
+const fixture = useTempModel('simcmd', TINY, { seed: 1, wteStd: 0.5 });
 
 /** Runs a command and returns the last stdout line, parsed. */
 async function lastJson(cmd: { parseAsync(argv: string[]): Promise<unknown> }, args: string[]): Promise<Record<string, any>> {
@@ -40,7 +31,7 @@ const common = ['--backend', 'wasm', '--clients', '2', '--steps', '2', '--interv
 
 describe('splitlora simulate --in-process --json', () => {
   it('prints exactly the issue\'s fields', async () => {
-    const r = await lastJson(simulateCommand(), ['--model', modelDir, '--in-process', ...common]);
+    const r = await lastJson(simulateCommand(), ['--model', fixture.model(), '--in-process', ...common]);
     expect(Object.keys(r).sort()).toEqual(['aggregations', 'backends', 'bytesDown', 'bytesUp', 'clients', 'finalLoss', 'heldoutLoss', 'initialLoss', 'method', 'steps', 'wallSeconds']);
     expect(r).toMatchObject({ method: 'split', clients: 2, steps: 2, aggregations: 2, backends: ['wasm', 'wasm'] });
     for (const k of ['initialLoss', 'finalLoss', 'heldoutLoss', 'wallSeconds']) expect(Number.isFinite(r[k]) && r[k] > 0, k).toBe(true);
@@ -51,8 +42,8 @@ describe('splitlora simulate --in-process --json', () => {
 
 describe('splitlora bench --json', () => {
   it('runs the three methods and writes the run folder', async () => {
-    const out = join(tmp, 'bench');
-    const r = await lastJson(benchCommand(), ['--model', modelDir, '--methods', 'cen,split,fed', '--out', out, '--e2e-mrs', '2', '--e2e-beams', '2', '--rtt-ms', '10', ...common]);
+    const out = join(fixture.dir(), 'bench');
+    const r = await lastJson(benchCommand(), ['--model', fixture.model(), '--methods', 'cen,split,fed', '--out', out, '--e2e-mrs', '2', '--e2e-beams', '2', '--rtt-ms', '10', ...common]);
     expect(Object.keys(r)).toEqual(['cen', 'split', 'fed']);
     for (const m of ['cen', 'split', 'fed']) {
       expect(r[m].curve).toHaveLength(3); // start and after each of the 2 rounds
@@ -76,10 +67,10 @@ describe('splitlora bench --json', () => {
 
   it('--quick scores fewer held-out examples and checkpoints, and trains the same', async () => {
     // One client, so that the two runs' server steps see the same batches in the same order.
-    const args = ['--model', modelDir, '--methods', 'split', ...common, '--clients', '1', '--steps', '8', '--examples', '120', '--heldout', '40'];
-    const quick = await lastJson(benchCommand(), [...args, '--out', join(tmp, 'quick'), '--quick']);
-    const full = await lastJson(benchCommand(), [...args, '--out', join(tmp, 'full'), '--no-e2e-eval']);
-    const meta = async (dir: string) => JSON.parse(await readFile(join(tmp, dir, 'results.json'), 'utf8'));
+    const args = ['--model', fixture.model(), '--methods', 'split', ...common, '--clients', '1', '--steps', '8', '--examples', '120', '--heldout', '40'];
+    const quick = await lastJson(benchCommand(), [...args, '--out', join(fixture.dir(), 'quick'), '--quick']);
+    const full = await lastJson(benchCommand(), [...args, '--out', join(fixture.dir(), 'full'), '--no-e2e-eval']);
+    const meta = async (dir: string) => JSON.parse(await readFile(join(fixture.dir(), dir, 'results.json'), 'utf8'));
     expect((await meta('quick')).meta.heldoutExamples).toBe(32);
     expect((await meta('full')).meta.heldoutExamples).toBeGreaterThan(32); // whole MRs: at least --heldout
     expect(quick.split.curve).toHaveLength(1 + 4); // the start and every 2nd of 8 rounds
@@ -89,11 +80,11 @@ describe('splitlora bench --json', () => {
   });
 
   it('--e2e-data decodes the MRs of another file (e.g. the E2E test split), each against all its references', async () => {
-    const test = join(tmp, 'test.jsonl');
+    const test = join(fixture.dir(), 'test.jsonl');
     const lines = [['name : A | food : Thai', 'A serves Thai food.'], ['name : A | food : Thai', 'Thai food at A.'], ['name : B | area : riverside', 'B is by the river.'], ['name : C | price : high', 'C is expensive.']];
     await writeFile(test, lines.map(([context, completion]) => JSON.stringify({ context, completion })).join('\n') + '\n');
-    const out = join(tmp, 'e2e-data');
-    await lastJson(benchCommand(), ['--model', modelDir, '--methods', 'split', '--out', out, '--e2e-data', test, '--e2e-mrs', '10', '--e2e-beams', '1', ...common]);
+    const out = join(fixture.dir(), 'e2e-data');
+    await lastJson(benchCommand(), ['--model', fixture.model(), '--methods', 'split', '--out', out, '--e2e-data', test, '--e2e-mrs', '10', '--e2e-beams', '1', ...common]);
     const meta = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')).meta;
     expect(meta.e2e).toEqual({ source: test, mrs: 3, beams: 1 }); // 3 distinct MRs of the 4 lines, not the held-out set's
     expect(await readFile(join(out, 'report.md'), 'utf8')).toContain(`3 MRs of ${test}, beam 1`);

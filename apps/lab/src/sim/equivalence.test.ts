@@ -5,8 +5,8 @@ import { runCen } from './cen';
 import { loadSimData } from './data';
 import { runFed } from './fed';
 import { runSplitInProcess } from './split-in-process';
-import { tinyModel, tinySettings } from './test-model';
-import { useWasmWeights } from './test-weights';
+import { tinyModel, tinySettings } from '../../../../test/kit/tiny';
+import { useWasmWeights } from '../../../../test/kit/wasm';
 import type { SimData } from './types';
 
 const model = tinyModel();

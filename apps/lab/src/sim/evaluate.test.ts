@@ -4,8 +4,8 @@ import { initLora, type TensorRecord } from '@splitlora/model';
 import { describe, expect, it } from 'vitest';
 import { loadSimData } from './data';
 import { heldoutCurve, isNoOpAdapter, type HeldoutMemo } from './evaluate';
-import { tinyModel, tinySettings } from './test-model';
-import { useWasmWeights } from './test-weights';
+import { tinyModel, tinySettings } from '../../../../test/kit/tiny';
+import { useWasmWeights } from '../../../../test/kit/wasm';
 import type { Checkpoint } from './types';
 
 const model = tinyModel();

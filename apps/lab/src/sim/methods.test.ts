@@ -9,7 +9,7 @@ import { loadSimData } from './data';
 import { heldoutCurve } from './evaluate';
 import { runFed } from './fed';
 import { runSplitInProcess } from './split-in-process';
-import { tinyModel, tinySettings } from './test-model';
+import { tinyModel, tinySettings } from '../../../../test/kit/tiny';
 import type { MethodRun, SimData } from './types';
 
 const model = tinyModel();

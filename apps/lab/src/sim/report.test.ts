@@ -9,7 +9,7 @@ import { defaultTarget } from './bench';
 import { latencyParams, modelledTime } from './latency';
 import { jsonByMethod, writeBenchReport } from './report';
 import { barChart, fmtTick, lineChart, niceTicks } from './svg';
-import { tinySettings } from './test-model';
+import { tinySettings } from '../../../../test/kit/tiny';
 import type { Method } from './types';
 
 let tmp: string;

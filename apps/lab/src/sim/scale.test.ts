@@ -8,7 +8,7 @@ import { saveGpt2Dir } from '@splitlora/model/node';
 import { RedisServer, parseCommandCalls, parseNetBytes } from '../redis-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processCpuSeconds, runScaleSetup } from './scale';
-import { tinyModel } from './test-model';
+import { tinyModel } from '../../../../test/kit/tiny';
 
 describe('bench-scale runner', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'splitlora-scale-test-'));

@@ -7,7 +7,8 @@ import {
   clientTensorNames, gpt2ParamShapes, loadGpt2FromFiles, saveGpt2Files, serverTensorNames,
 } from './hf-gpt2';
 import { initGpt2Weights } from './init';
-import { TINY, expectCheckpointError, expectSameBits, fixtureDir, hasFixture } from './test-helpers';
+import { CHECKPOINT_TINY as TINY, expectCheckpointError, expectSameBits } from '../../../../test/kit/checkpoint';
+import { TINY_HF_FIXTURE, hasTinyHfFixture } from '../../../../test/kit/paths';
 
 const configJson = () => saveGpt2Files(TINY, initGpt2Weights(TINY, 1)).configJson;
 
@@ -126,10 +127,10 @@ describe('bad checkpoints fail with errors naming the problem', () => {
   });
 });
 
-describe.skipIf(!hasFixture)('fixture gpt2-tiny-hf (F16, transformer. prefix, attn.bias buffers)', () => {
+describe.skipIf(!hasTinyHfFixture)('fixture gpt2-tiny-hf (F16, transformer. prefix, attn.bias buffers)', () => {
   // Read only when present: describe bodies run even when skipped.
-  const config = hasFixture ? JSON.parse(readFileSync(resolve(fixtureDir, 'config.json'), 'utf8')) : {};
-  const bytes = hasFixture ? readFileSync(resolve(fixtureDir, 'model.safetensors')) : new Uint8Array();
+  const config = hasTinyHfFixture ? JSON.parse(readFileSync(resolve(TINY_HF_FIXTURE, 'config.json'), 'utf8')) : {};
+  const bytes = hasTinyHfFixture ? readFileSync(resolve(TINY_HF_FIXTURE, 'model.safetensors')) : new Uint8Array();
 
   it('loads with the right config, names and shapes', () => {
     const { config: cfg, weights } = loadGpt2FromFiles(config, bytes);

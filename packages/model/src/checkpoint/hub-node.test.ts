@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hubCacheDir, resolveModelSource, type DownloadProgress } from './hub-node';
-import { expectCheckpointErrorAsync } from './test-helpers';
+import { expectCheckpointErrorAsync } from '../../../../test/kit/checkpoint';
 
 const tmp = await mkdtemp(join(tmpdir(), 'splitlora-hub-'));
 const weights = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 31 + 7) & 0xff);

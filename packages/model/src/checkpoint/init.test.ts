@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { GPT2Config } from '../config';
 import { gpt2ParamShapes } from './hf-gpt2';
 import { initGpt2Weights } from './init';
-import { expectSameBits } from './test-helpers';
+import { expectSameBits } from '../../../../test/kit/checkpoint';
 
 const CFG: GPT2Config = { vocabSize: 1000, nPositions: 64, nEmbd: 64, nLayer: 4, nHead: 4, layerNormEps: 1e-5 };
 

@@ -9,7 +9,8 @@ import { loadGpt2Dir, saveGpt2Dir } from './hf-gpt2-node';
 import { initGpt2Weights } from './init';
 import type { LoraConfig } from './lora-types';
 import { loadAdapterDir, saveAdapterDir } from './peft-node';
-import { TINY, expectCheckpointErrorAsync, expectSameBits, fixtureDir, hasFixture } from './test-helpers';
+import { CHECKPOINT_TINY as TINY, expectCheckpointErrorAsync, expectSameBits } from '../../../../test/kit/checkpoint';
+import { TINY_HF_FIXTURE, hasTinyHfFixture } from '../../../../test/kit/paths';
 
 const tmp = await mkdtemp(join(tmpdir(), 'splitlora-ckpt-'));
 afterAll(() => rm(tmp, { recursive: true, force: true }));
@@ -77,13 +78,13 @@ describe('GPT-2 directories', () => {
   });
 });
 
-describe.skipIf(!hasFixture)('fixture via the file loader', () => {
+describe.skipIf(!hasTinyHfFixture)('fixture via the file loader', () => {
   it('matches the in-memory loader, and include loads the client part only', async () => {
-    const all = await loadGpt2Dir(fixtureDir);
-    const mem = loadGpt2FromFiles(await readFile(join(fixtureDir, 'config.json'), 'utf8'), await readFile(join(fixtureDir, 'model.safetensors')));
+    const all = await loadGpt2Dir(TINY_HF_FIXTURE);
+    const mem = loadGpt2FromFiles(await readFile(join(TINY_HF_FIXTURE, 'config.json'), 'utf8'), await readFile(join(TINY_HF_FIXTURE, 'model.safetensors')));
     for (const k of Object.keys(mem.weights)) expectSameBits(all.weights[k].data, mem.weights[k].data, k);
     const names = clientTensorNames(all.config, 1);
-    const client = await loadGpt2Dir(fixtureDir, { include: (n) => names.includes(n) });
+    const client = await loadGpt2Dir(TINY_HF_FIXTURE, { include: (n) => names.includes(n) });
     expect(Object.keys(client.weights)).toEqual(names);
   });
 });

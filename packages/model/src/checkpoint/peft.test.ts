@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSafetensors, roundToF16, writeSafetensors, type HostTensor, type TensorRecord } from '@splitlora/tensor';
 import { loraKey, type LoraConfig, type LoraTarget } from './lora-types';
 import { adapterFromPeft, adapterToPeft } from './peft';
-import { expectCheckpointError } from './test-helpers';
+import { expectCheckpointError } from '../../../../test/kit/checkpoint';
 
 const d = 8;
 const N = 5;

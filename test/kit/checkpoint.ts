@@ -1,18 +1,13 @@
-// Shared by the checkpoint tests only.
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// For the checkpoint tests (packages/model/src/checkpoint): a smaller model still, and the checks on
+// what loaders throw and on bit-exact arrays (vitest).
+import type { GPT2Config } from '@splitlora/model';
 import { TensorError } from '@splitlora/tensor';
 import { expect } from 'vitest';
-import type { GPT2Config } from '../config';
-import { CheckpointError } from './errors';
+// Not in @splitlora/model's exports (its loaders throw it; programs read `code`).
+import { CheckpointError } from '../../packages/model/src/checkpoint/errors';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const fixtureDir = resolve(repoRoot, '../shared/fixtures/gpt2-tiny-hf');
-export const hasFixture = existsSync(resolve(fixtureDir, 'model.safetensors'));
-
-/** Small enough that every test runs in milliseconds. */
-export const TINY: GPT2Config = { vocabSize: 50, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
+/** Small enough that every checkpoint test runs in milliseconds (a 50-token vocabulary: no text). */
+export const CHECKPOINT_TINY: GPT2Config = { vocabSize: 50, nPositions: 16, nEmbd: 8, nLayer: 2, nHead: 2, layerNormEps: 1e-5 };
 
 export function expectCheckpointError(fn: () => unknown, code: string, ...fragments: string[]): void {
   let caught: unknown;

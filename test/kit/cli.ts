@@ -1,8 +1,6 @@
-// Test helpers: run the real CLI (node bin/splitlora.mjs …) as a subprocess from the repo root.
+// The real CLI (node bin/splitlora.mjs …) as a subprocess from the repository root.
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+import { CLI_BIN, REPO_ROOT } from './paths';
 
 export interface CliRun {
   code: number;
@@ -14,7 +12,7 @@ export interface CliRun {
 
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliRun> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/splitlora.mjs', ...args], { cwd: repoRoot, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI_BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
       const last = stdout.trimEnd().split('\n').pop() ?? '';
       let json: unknown;

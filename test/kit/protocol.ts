@@ -1,6 +1,6 @@
-// Shared by the protocol tests.
+// For the protocol tests (vitest).
+import { ProtocolError } from '@splitlora/protocol';
 import { expect } from 'vitest';
-import { ProtocolError } from './errors';
 
 /** The code of the ProtocolError that `f` throws (fails the test if it throws anything else or nothing). */
 export function codeOf(f: () => unknown): string {

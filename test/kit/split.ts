@@ -1,7 +1,5 @@
-// The small model, LoRA settings and random adapters the split tests share.
-import type { TensorRecord } from '@splitlora/tensor';
-import type { GPT2Config } from './config';
-import { initLora, type LoraConfig } from './lora';
+// The small model, LoRA settings and random adapters the split tests (packages/model) share.
+import { initLora, type GPT2Config, type LoraConfig, type TensorRecord } from '@splitlora/model';
 
 export const cfg: GPT2Config = { vocabSize: 97, nPositions: 32, nEmbd: 16, nLayer: 4, nHead: 2, layerNormEps: 1e-5 };
 export const loraCfg: LoraConfig = { r: 2, alpha: 8, dropout: 0.1, targets: ['q', 'v', 'mlp.c_fc'] };
