@@ -1,6 +1,6 @@
 // Browser tests: real Chromium tabs as volunteers against the real server, started in-process by
-// each spec (buildApp on port 0, serving dist/web), so there is no webServer block here.
-// `npm run test:browser` builds dist/web first. The system Chromium is used; nothing is downloaded.
+// each spec (buildApp on port 0, serving dist/web-test, the test build), so there is no webServer
+// block here. `npm run test:browser` builds it first (`vite build --mode test`). The system Chromium is used; nothing is downloaded.
 import { defineConfig } from '@playwright/test';
 
 export default defineConfig({

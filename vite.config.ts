@@ -5,11 +5,13 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 
 // One config: `vite build` bundles the volunteer page and dashboard (apps/web) into dist/web,
 // and `vitest` runs the unit and parity tests of every package from the repository root.
-export default defineConfig({
+// `vite build --mode test` is the test build, into dist/web-test: the same pages plus the test
+// hook (window.__splitlora, apps/web/src/test-hook.ts) that the Playwright specs read.
+export default defineConfig(({ mode }) => ({
   root: `${root}apps/web`,
   publicDir: `${root}public`,
   build: {
-    outDir: `${root}dist/web`,
+    outDir: mode === 'test' ? `${root}dist/web-test` : `${root}dist/web`,
     emptyOutDir: true,
     target: 'es2022',
     // Two pages: the volunteer page and the operator dashboard.
@@ -25,4 +27,4 @@ export default defineConfig({
     // The last line of a run says how many tests skipped for want of the E2E data, and how to get it.
     reporters: ['default', './test/support/e2e-skip-reporter.ts'],
   },
-});
+}));

@@ -1,7 +1,7 @@
 // Acceptance test of the operator dashboard: it creates a run from its form, two volunteer tabs
 // join, and the dashboard shows them, their steps and the loss; pause/resume/stop steer the run,
 // a wrong token is refused with a clear message, and the downloads (metrics CSV, PEFT adapters)
-// load back. The server runs in this process (web-server.ts: buildApp on port 0, serving dist/web), as in
+// load back. The server runs in this process (web-server.ts: buildApp on port 0, serving dist/web-test), as in
 // volunteers.spec.ts.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';

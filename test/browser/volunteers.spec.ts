@@ -1,5 +1,5 @@
 // Acceptance test of the volunteer page: three Chromium tabs train one run against the real
-// server (Fastify + socket.io, started in this process and serving dist/web). Each tab joins on
+// server (Fastify + socket.io, started in this process and serving dist/web-test). Each tab joins on
 // its own sample shard of a different size, so the example-weighted mean differs from a plain one.
 import { expect, test, type Page } from '@playwright/test';
 import { syntheticE2E } from '@splitlora/data';

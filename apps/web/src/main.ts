@@ -10,15 +10,22 @@ import { sampleShard, shardFromFile, type Shard } from './data-source';
 import { keepWebglReadbacksOffTimers } from './hidden-tab';
 import { NodeStatus, chooseNodes } from './nodes';
 import { readPageOptions } from './page-options';
-import { TestHook } from './test-hook';
+import type { TestHook } from './test-hook';
 import { Ui } from './ui';
 import './style.css';
 
 const opts = readPageOptions(location.search, navigator.webdriver);
 const ui = new Ui();
-const hook = new TestHook(opts.record);
-window.__splitlora = hook;
-if (opts.record) hook.trackMemoryPeak();
+// window.__splitlora, for the browser tests and the lab's browser runs: only in the test build
+// (`vite build --mode test`, into dist/web-test). The production build drops this branch, and the
+// hook's module with it.
+let hook: TestHook | null = null;
+if (import.meta.env.MODE === 'test') {
+  const { TestHook } = await import('./test-hook');
+  hook = new TestHook(opts.record);
+  window.__splitlora = hook;
+  if (opts.record) hook.trackMemoryPeak();
+}
 if (opts.webglMaxTexture) limitWebglTextureSize(opts.webglMaxTexture);
 
 let shard: Shard | null = null;
@@ -28,7 +35,7 @@ if (opts.nodesError) ui.addLog(`${opts.nodesError}; fix the page's URL to join`,
 
 const backend = selectBrowserBackend(opts.backend).then(
   (name) => {
-    hook.backend = name;
+    if (hook) hook.backend = name;
     ui.showBackend(name, opts.backend);
     if (name === 'webgl') keepWebglReadbacksOffTimers();
     return name;
@@ -57,7 +64,7 @@ async function loadModel() {
   });
   const weights = toWeights(m.weights);
   const done = performance.now();
-  hook.model = { fromCache: m.fromCache, bytes: m.bytes, dtype: m.dtype, resumes: m.resumes, verified: m.verified, downloadMs: downloaded - t0, decodeMs: done - downloaded };
+  if (hook) hook.model = { fromCache: m.fromCache, bytes: m.bytes, dtype: m.dtype, resumes: m.resumes, verified: m.verified, downloadMs: downloaded - t0, decodeMs: done - downloaded };
   ui.showModelReady(m.fromCache, m.bytes, m.dtype);
   return { config: m.config, weights };
 }
@@ -73,8 +80,10 @@ async function fitToModel(name: BrowserBackend): Promise<string> {
     if (!info.architecture) return name;
     const choice = await fitBackendToModel(name, configFromHf(info.architecture));
     if (choice.fellBackFrom) {
-      hook.backend = choice.name;
-      hook.backendFallback = choice.reason;
+      if (hook) {
+        hook.backend = choice.name;
+        hook.backendFallback = choice.reason;
+      }
       ui.showBackendFallback(choice.name, choice.fellBackFrom, choice.reason!);
     }
     return choice.label;
@@ -85,7 +94,7 @@ async function fitToModel(name: BrowserBackend): Promise<string> {
 }
 
 function onEvent(e: VolunteerEvent): void {
-  hook.record(e);
+  hook?.record(e);
   if (e.type === 'stats') ui.showStats(e.stats);
   else if (e.type === 'step') ui.addStep(e.step, e.loss);
   else if (e.type === 'aggregate') ui.addLog(`round ${e.round} aggregated over ${e.participants} volunteers`);
@@ -104,7 +113,7 @@ function onEvent(e: VolunteerEvent): void {
 function nodeSocket(url: string, meter: WireMeter): Socket {
   const socket = io(url, { parser: meter.parser, transports: ['websocket'], forceNew: true });
   socket.on('connect_error', (err) => ui.addLog(`cannot reach node ${url}: ${err.message}`, true));
-  hook.watchSocket(socket);
+  hook?.watchSocket(socket);
   return socket;
 }
 
@@ -133,13 +142,13 @@ async function join(): Promise<void> {
   } else {
     const socket = io(location.origin, { parser: meter.parser, transports: ['websocket'] });
     socket.on('connect_error', (err) => ui.addLog(`cannot reach the server: ${err.message}`, true));
-    hook.watchSocket(socket);
+    hook?.watchSocket(socket);
     to = { socket };
   }
   nodeStatus = new NodeStatus(nodes.urls?.[0] ?? location.origin);
   ui.showNode(nodeStatus.text);
   volunteer = new Volunteer({ ...to, examples, backend: name, userAgent: navigator.userAgent, seed: opts.seed, loadModel, onEvent, identity: loadIdentity(sessionStorage), noiseKey: loadNoiseKey(sessionStorage) });
-  hook.attach(volunteer);
+  hook?.attach(volunteer);
   ui.clearSteps();
   volunteer.start();
 }
@@ -147,7 +156,7 @@ async function join(): Promise<void> {
 function leave(): void {
   volunteer?.stop();
   volunteer = null;
-  hook.attach(null);
+  hook?.attach(null);
   ui.showLeft();
   ui.setJoined(false, shard !== null);
 }

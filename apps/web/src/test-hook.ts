@@ -1,4 +1,6 @@
-// window.__splitlora: what a test (or a curious volunteer in the console) can read from the page.
+// window.__splitlora: what a test (or the lab's browser runs) can read from the page. Only the
+// test build has it (`vite build --mode test`, into dist/web-test: main.ts loads this module
+// when import.meta.env.MODE is 'test'); the production build leaves it out.
 // Adapters are copied to plain number arrays so that Playwright can return them as JSON.
 import * as tf from '@tensorflow/tfjs';
 import type { Volunteer, VolunteerEvent, VolunteerStats } from '@splitlora/client';
