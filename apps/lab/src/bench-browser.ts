@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { selectNodeBackend } from '@splitlora/backend/node';
 import { PRESETS, type PresetName } from '@splitlora/model';
-import { buildApp, DEFAULT_WEB_DIR } from '@splitlora/server';
+import { buildApp } from '@splitlora/server';
 import type { Experiment } from './experiment';
 import { randomGpt2Weights } from './random-model';
 import { CHROMIUM_ARGS } from './sim/split-browser';
+import { TEST_WEB_DIR } from './sim/web-build';
 
 export interface BrowserBenchOptions {
   preset?: PresetName;
@@ -143,8 +144,8 @@ export async function runBrowserBench(o: BrowserBenchOptions = {}) {
   const seqLen = o.seqLen ?? 64;
   const cut = o.cut ?? 3;
   const backends = o.backends ?? ['webgpu', 'webgl', 'wasm'];
-  const webDir = o.webDir ?? DEFAULT_WEB_DIR;
-  if (!existsSync(join(webDir, 'index.html'))) throw new Error(`${webDir}/index.html is missing: run "npm run build:web" first (npm run bench:browser does)`);
+  const webDir = o.webDir ?? TEST_WEB_DIR;
+  if (!existsSync(join(webDir, 'index.html'))) throw new Error(`${webDir}/index.html is missing: run "npm run build:web:test" first (npm run bench:browser does)`);
   const chromiumPath = o.chromiumPath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: install it (apt-get install chromium) or set CHROMIUM_PATH`);
 

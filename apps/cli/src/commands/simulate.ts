@@ -21,7 +21,7 @@ export function simulateCommand(): Command {
   const cmd = new Command(simulate.name).description(simulate.description);
   addRunAndEngineOptions(cmd)
     .option('--in-process', 'clients are Node volunteers in this process, over loopback sockets (default)')
-    .option('--browser', 'clients are headless Chromium tabs running the volunteer page (needs a system Chromium; builds dist/web first when it is missing or stale)')
+    .option('--browser', 'clients are headless Chromium tabs running the volunteer page (needs a system Chromium; builds the test build of the page, dist/web-test, first when it is missing or stale)')
     .option('--chromium <path>', 'Chromium binary for --browser (default $CHROMIUM_PATH or /usr/bin/chromium)')
     .option('--browser-backend <name>', 'tfjs backend the tabs try first: webgpu, webgl, wasm or cpu (default: the page picks, WebGPU first)')
     .option('--out <dir>', 'write the final adapter (the clients\' average on blocks [0, cut) and the server\'s on the rest) as a PEFT directory, e.g. for `attack --adapter`')

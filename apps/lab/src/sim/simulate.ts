@@ -1,6 +1,6 @@
 // `splitlora simulate`: one SplitLoRA run with N clients, in this process (Node volunteers over
 // loopback sockets) or in headless Chromium tabs, summarised as one JSON object.
-import { DEFAULT_WEB_DIR, type ResolvedEngine } from '@splitlora/server';
+import type { ResolvedEngine } from '@splitlora/server';
 import { disposeWeights, toWeights, type LoraConfig, type TensorRecord, type Weights } from '@splitlora/model';
 import { saveAdapterDir } from '@splitlora/model/node';
 import { startProgress, type Experiment } from '../experiment';
@@ -9,7 +9,7 @@ import { heldoutCurve } from './evaluate';
 import { runSplitBrowser, type BrowserOptions } from './split-browser';
 import { runSplitInProcess } from './split-in-process';
 import type { MethodRun, RunHooks, SimData, SimModel, TrainSettings } from './types';
-import { ensureWebBuilt } from './web-build';
+import { TEST_WEB_DIR, ensureWebBuilt } from './web-build';
 
 export interface SimulateResult {
   method: 'split';
@@ -86,7 +86,7 @@ export const simulate: Experiment<SimulateExperimentOptions, SimulateRun> = {
     const { log } = hooks;
     const { model, settings: s, data } = o;
     log(`simulate: ${o.mode}, ${s.clients} clients × ${s.steps} steps, interval ${s.interval}, cut ${s.cut}; data: ${data.source}, shards ${data.shards.map((x) => x.length).join('/')}, ${data.heldout.length} held out`);
-    if (o.mode === 'browser') await ensureWebBuilt(DEFAULT_WEB_DIR, log); // before the progress bar draws
+    if (o.mode === 'browser') await ensureWebBuilt(TEST_WEB_DIR, log); // before the progress bar draws
     const weights = toWeights(model.weights);
     const bar = startProgress(hooks, 'simulate', s.clients * s.steps);
     try {

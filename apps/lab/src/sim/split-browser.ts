@@ -6,12 +6,11 @@ import type { ResolvedEngine } from '@splitlora/server';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { DEFAULT_WEB_DIR } from '@splitlora/server';
 import { clientSeed, SeqLenStats } from './batches';
 import { toJsonl } from './data';
 import { startSplitServer } from './split-server';
 import type { MethodRun, RunHooks, SimData, SimModel, TrainSettings } from './types';
-import { ensureWebBuilt } from './web-build';
+import { TEST_WEB_DIR, ensureWebBuilt } from './web-build';
 import { wsFrameBytes } from './wire-meter';
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--enable-unsafe-webgpu'];
@@ -21,7 +20,7 @@ export interface BrowserOptions {
   engine?: ResolvedEngine;
   /** Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium). Playwright never downloads one. */
   chromiumPath?: string;
-  /** The built web app (default dist/web, built first when missing or older than the sources). */
+  /** The built web app (default the test build, dist/web-test, built first when missing or older than the sources). */
   webDir?: string;
   /** Progress lines (the on-demand build of dist/web). */
   log?: (message: string) => void;
@@ -53,9 +52,9 @@ function tabState(p: Page): Promise<TabState> {
 }
 
 export async function runSplitBrowser(model: SimModel, s: TrainSettings, data: SimData, hooks: RunHooks = {}, opts: BrowserOptions = {}): Promise<MethodRun> {
-  const webDir = opts.webDir ?? DEFAULT_WEB_DIR;
+  const webDir = opts.webDir ?? TEST_WEB_DIR;
   if (!opts.webDir) await ensureWebBuilt(webDir, opts.log ?? (() => {}));
-  if (!existsSync(join(webDir, 'index.html'))) throw new Error(`browser mode serves the volunteer page from ${webDir}, which is not built: run "npm run build:web" first`);
+  if (!existsSync(join(webDir, 'index.html'))) throw new Error(`browser mode serves the volunteer page from ${webDir}, which is not built: run "npm run build:web:test" first`);
   const chromiumPath = opts.chromiumPath ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: install it (apt-get install chromium) or pass --chromium PATH`);
   const server = await startSplitServer(model, s, { webDir, engine: opts.engine });

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
+/** The test build of the pages (`vite build --mode test`): the production pages plus window.__splitlora, which the browser runs read. */
+export const TEST_WEB_DIR = join(REPO_ROOT, 'dist/web-test');
+
 /** What the page bundles: its own sources, the packages it imports, public/ and the build config. */
 const SOURCE_ROOTS = ['apps/web', 'packages', 'public', 'vite.config.ts'];
 const SKIP = new Set(['node_modules', 'dist', '.cache']);
@@ -33,17 +36,17 @@ export function webBuildNeeded(webDir: string, root = REPO_ROOT): string | null 
   return sources > built ? `${webDir} is older than the sources` : null;
 }
 
-/** Runs `vite build` with the repository's vite.config.ts (output: its build.outDir, dist/web). */
+/** Runs `vite build --mode test` with the repository's vite.config.ts (output: dist/web-test, TEST_WEB_DIR). */
 export async function buildWeb(log: (message: string) => void, reason: string, root = REPO_ROOT): Promise<void> {
   let vite: typeof import('vite');
   try {
     vite = await import('vite');
   } catch {
-    throw new Error(`${reason} and vite is not installed (a production install?): run "npm ci" then "npm run build:web"`);
+    throw new Error(`${reason} and vite is not installed (a production install?): run "npm ci" then "npm run build:web:test"`);
   }
-  log(`web: ${reason}; building it (vite build)…`);
+  log(`web: ${reason}; building it (vite build --mode test)…`);
   const t0 = performance.now();
-  await vite.build({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn' });
+  await vite.build({ configFile: join(root, 'vite.config.ts'), mode: 'test', logLevel: 'warn' });
   log(`web: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
