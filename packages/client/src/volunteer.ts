@@ -153,6 +153,8 @@ export class Volunteer {
   /** The wire meters of the sockets used so far, with the counts already added to stats. */
   private readonly meters = new Map<WireMeter, { sent: number; received: number }>();
   private statsQueued = false;
+  /** After stop() no stats go out: the page shows "not joined", not the closing packets' count. */
+  private stopped = false;
   /** Retries of a refused identity on this connection (see the E_AUTH handler). */
   private identityRetries = 0;
   private pending: { step: number; resolve: (g: GradientMessage) => void; reject: (e: Error) => void } | null = null;
@@ -225,7 +227,7 @@ export class Volunteer {
       this.statsQueued = true;
       queueMicrotask(() => {
         this.statsQueued = false;
-        this.emit({ type: 'stats', stats: { ...this.stats } });
+        if (!this.stopped) this.emit({ type: 'stats', stats: { ...this.stats } });
       });
     });
   }
@@ -337,6 +339,7 @@ export class Volunteer {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.failover) this.failover.close();
     else this.socket?.disconnect();
     this.dropModel();
